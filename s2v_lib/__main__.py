@@ -1,0 +1,67 @@
+"""python -m s2v_lib {synth, prepare, reproduce, bench}: see README."""
+import argparse
+import sys
+
+from .errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m s2v_lib", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write the CREMA-D twin (synthetic dataset in a real layout)")
+    s.add_argument("--profile", default="smoke")
+    s.add_argument("--out", required=True, help="output dataset root")
+    s.add_argument("--layout", default="crema-d", choices=["crema-d", "voxceleb2"])
+    s.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--defects", action="store_true", help="also write clips with the real release's defects")
+
+    s = sub.add_parser("prepare", help="decode, crop and cache a dataset for the notebooks")
+    s.add_argument("--dataset", default="synthetic", choices=["synthetic", "crema-d", "voxceleb2"])
+    s.add_argument("--root", required=True, help="dataset root")
+    s.add_argument("--profile", default="smoke")
+    s.add_argument("--cache", default=None, help="cache dir (default: $S2V_CACHE or .cache/)")
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--seed", type=int, default=0)
+
+    s = sub.add_parser("reproduce", help="run the notebooks in order with papermill")
+    s.add_argument("--profile", default="auto")
+    s.add_argument("--only", default=None, help="run only notebook NN (e.g. 03)")
+    s.add_argument("--from", dest="from_", default=None, help="start at notebook NN")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--dataset", default="synthetic")
+    s.add_argument("--data-root", default="")
+
+    s = sub.add_parser("bench", help="throughput figures as one JSON object")
+    s.add_argument("--profile", default="smoke")
+    s.add_argument("--only", default=None, help="comma-separated bench keys prefixes")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "synth":
+            from .data.twin.synth import synth_cli
+            return synth_cli(args)
+        if args.command == "prepare":
+            from .data.prepare import prepare_cli
+            return prepare_cli(args)
+        if args.command == "reproduce":
+            from .reproduce import reproduce_cli
+            return reproduce_cli(args)
+        if args.command == "bench":
+            from .bench import bench_cli
+            return bench_cli(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

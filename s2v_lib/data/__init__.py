@@ -1,0 +1,1 @@
+"""Data: the CREMA-D twin, readers for real datasets, preparation and splits."""
