@@ -1,0 +1,76 @@
+"""The papermill runner: order, filtering, failure reporting, provenance helpers; CLI errors."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from s2v_lib import reproduce
+from s2v_lib.errors import UserError
+
+
+def _notebook(path, sources):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("PROFILE = 'smoke'", metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+
+
+def test_list_notebooks_order_and_filters(tmp_path):
+    for name in ("03_c", "01_a", "02_b"):
+        _notebook(tmp_path / f"{name}.ipynb", ["1"])
+    (tmp_path / "scratch.ipynb").write_text("{}")
+    names = lambda nbs: [p.name for p in nbs]
+    assert names(reproduce.list_notebooks(folder=tmp_path)) == ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]
+    assert names(reproduce.list_notebooks(only="2", folder=tmp_path)) == ["02_b.ipynb"]
+    assert names(reproduce.list_notebooks(start="02", folder=tmp_path)) == ["02_b.ipynb", "03_c.ipynb"]
+    with pytest.raises(UserError, match="no notebook 07"):
+        reproduce.list_notebooks(only="07", folder=tmp_path)
+
+
+def test_failure_names_notebook_cell_and_error(tmp_path):
+    _notebook(tmp_path / "01_ok.ipynb", ["x = 1"])
+    _notebook(tmp_path / "02_bad.ipynb", ["y = 2", "raise ValueError('the twin is missing')"])
+    _notebook(tmp_path / "03_never.ipynb", ["open('ran', 'w')"])
+    out = tmp_path / "out"
+    out.mkdir()
+    logs = []
+    with pytest.raises(UserError) as e:
+        reproduce.run_notebooks("smoke", reproduce.list_notebooks(folder=tmp_path), {"PROFILE": "smoke"}, out,
+                                log=logs.append)
+    msg = str(e.value)
+    assert "02_bad.ipynb" in msg and "cell [4] `raise ValueError('the twin is missing')`" in msg and "ValueError: the twin is missing" in msg
+    assert (out / "01_ok.ipynb").exists() and not (out / "03_never.ipynb").exists()
+    assert not (tmp_path / "ran").exists()
+
+
+def test_parameters_are_injected_and_heavy_outputs_stripped(tmp_path):
+    _notebook(tmp_path / "01_p.ipynb", ["print(PROFILE)", "from IPython.display import HTML\nHTML('x' * 200_000)"])
+    out = tmp_path / "out"
+    out.mkdir()
+    reproduce.run_notebooks("cpu", reproduce.list_notebooks(folder=tmp_path), {"PROFILE": "cpu"}, out, log=lambda s: None)
+    nb = nbformat.read(out / "01_p.ipynb", as_version=4)
+    printed = [o for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
+    assert printed[0]["text"].strip() == "cpu"
+    html = nb.cells[-1]["outputs"][0]["data"]
+    assert "text/html" not in html and "removed" in html["text/plain"]
+
+
+def test_provenance_helpers():
+    v = reproduce.package_versions()
+    assert v["torch"].startswith("2.9.1") and v["python"].startswith("3.11")
+    assert reproduce.device_info()["cores"] >= 1
+    json.dumps(reproduce.git_commit())
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["reproduce", "--profile", "huge"], "unknown profile 'huge'"),
+    (["reproduce", "--profile", "smoke", "--only", "09"], "no notebook 09"),
+])
+def test_cli_user_errors_are_one_line(argv, needle):
+    r = subprocess.run([sys.executable, "-m", "s2v_lib", *argv], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
