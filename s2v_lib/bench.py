@@ -10,7 +10,8 @@ import platform
 import sys
 
 BENCHES = {
-    # "twin": "s2v_lib.data.twin.bench:bench_twin",
+    "twin": "s2v_lib.data.twin.bench:bench_twin",
+    "prepare": "s2v_lib.data.pipeline:bench_prepare",
 }
 
 
