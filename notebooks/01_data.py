@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -90,7 +92,7 @@ fig = overview.demographics_figure(data)
 save_figure(fig, FIG_DIR / "demographics.png")
 
 # %% [markdown]
-# ## Faces: actors x emotions
+# ## Faces: emotions x actors
 # One frame from the middle of a clip per actor and emotion. Each actor's face is derived from their
 # real demographics (sex, age, race) and a seed; each emotion has its own expression.
 

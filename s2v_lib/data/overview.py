@@ -53,15 +53,15 @@ def pick_contact_actors(data, n=8) -> list[int]:
 
 
 def contact_sheet(data, actors=None, frame_fraction=0.5):
-    """Figure: actors (rows) x emotions (columns), the frame at `frame_fraction` of one clip each."""
+    """Figure: emotions (rows) x actors (columns), the frame at `frame_fraction` of one clip each."""
     import matplotlib.pyplot as plt
     m = data.manifest
     actors = actors or pick_contact_actors(data)
     emotions = data.emotions
-    fig, axes = plt.subplots(len(actors), len(emotions), figsize=(1.3 * len(emotions), 1.4 * len(actors)),
+    fig, axes = plt.subplots(len(emotions), len(actors), figsize=(1.25 * len(actors), 1.3 * len(emotions)),
                              squeeze=False)
-    for i, actor in enumerate(actors):
-        for j, emo in enumerate(emotions):
+    for j, actor in enumerate(actors):
+        for i, emo in enumerate(emotions):
             ax = axes[i, j]
             ax.set_xticks([]); ax.set_yticks([])
             rows = m[(m.actor == actor) & (m.emotion == emo)].sort_values("clip_id")
@@ -69,10 +69,10 @@ def contact_sheet(data, actors=None, frame_fraction=0.5):
                 frames, _ = data.load(rows["clip_id"].iloc[0])
                 ax.imshow(frames[int(frame_fraction * (len(frames) - 1))])
             if i == 0:
-                ax.set_title(emo, fontsize=9)
-            if j == 0:
                 sex = m[m.actor == actor]["sex"].iloc[0][0]
-                ax.set_ylabel(f"{actor} {sex}", fontsize=8)
+                ax.set_title(f"{actor} {sex}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(emo, fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
 
