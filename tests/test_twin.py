@@ -237,3 +237,48 @@ def test_defects_are_written_and_listed(tmp_path):
     n_frames = len(np.load(clip_paths(root, truncated)["npz"])["blink"])
     assert len(decode(root / listed[truncated]["files"][0])) < n_frames     # cut short: frames missing
     assert json.loads((root / "twin.json").read_text())["defects"] is True
+
+
+def _identity(actor):
+    d = crema_meta.demographics().set_index("actor").loc[actor]
+    return F.sample_identity(d.sex, int(d.age), d.race, actor)
+
+
+@pytest.mark.parametrize("actor", [1011, 1040, 1051])   # stubble; buzz cut + full beard + glasses; bald + moustache
+def test_cached_patches_match_a_full_render(actor):
+    """Per frame only the eye and mouth patches are redrawn; any mismatch with the static layer under
+    them (beard, stubble, hair, glasses, wrinkles, shading) would show as a seam around the patch."""
+    ident = _identity(actor)
+    assert ident["beard"] != "none"
+    states = [(1.0, F.VISEMES["REST"], 0.0, (0, 0, 0, 1)), (1.1, F.VISEMES["AA"], 0.0, (0.01, -0.01, 0.04, 1.02)),
+              (0.7, F.VISEMES["I"], 1.0, (-0.02, 0.0, -0.03, 0.98)), (1.3, F.VISEMES["O"], 0.5, (0, 0, 0, 1))]
+    for emotion in ("NEU", "HAP", "ANG", "FEA"):
+        r = F.FaceRenderer(ident, emotion, 1.0, 64)
+        frames = [r.frame(g, m, b, p) for g, m, b, p in states]
+        for (g, m, b, p), cached in zip(states, frames):
+            assert np.array_equal(cached, r.frame(g, m, b, p, patches=False)), (actor, emotion, m)
+        # a different mouth changes pixels only around the mouth: nothing at the patch borders
+        closed, open_ = frames[0].astype(int), r.frame(1.0, F.VISEMES["AA"], 0.0, (0, 0, 0, 1)).astype(int)
+        ys, xs = np.nonzero(np.abs(closed - open_).max(-1))
+        lm = r.landmarks5()
+        assert ys.min() > lm[4, 1] and xs.min() > lm[2, 0] and xs.max() < lm[0, 0], (actor, emotion)
+
+
+def test_lips_enclose_the_open_mouth():
+    """The opening and teeth sit inside the lips: above them is lip colour, not skin or beard."""
+    ident = _identity(1011)                                     # stubble: exposed teeth read as a light patch
+    lip_red = lambda px: px[..., 0].astype(int) - px[..., 1] > 70     # lips are far redder than skin
+    for emotion, mouth in (("HAP", (0.6, 0.66, 0.05, 0.6, 0.2)), ("NEU", F.VISEMES["AA"]), ("HAP", F.VISEMES["E"]),
+                           ("SAD", F.VISEMES["O"])):
+        img = F.render_still(ident, emotion, mouth=mouth, size=256)
+        r = F.FaceRenderer(ident, emotion, 1.0, 256)
+        cx, nose_y = (int(v) for v in r.landmarks5()[4])
+        dark = np.abs(img.astype(int) - (56, 15, 18)).max(-1) < 20            # the opening
+        teeth = np.abs(img.astype(int) - (235, 230, 214)).max(-1) < 20
+        hole = dark | teeth
+        hole[:nose_y] = False
+        cols = [x for x in range(cx - 12, cx + 13) if hole[:, x].any()]
+        assert len(cols) == 25, emotion
+        for x in cols:
+            top = int(np.argmax(hole[:, x]))
+            assert lip_red(img[top - 3, x]), (emotion, mouth, x, img[top - 6:top + 1, x])

@@ -5,6 +5,8 @@ Speed: `FaceRenderer` draws everything that does not move once per clip (backgro
 skin shading, hair, ears, nose, beard, glasses) at 4x supersampling; per frame it redraws only the
 eye/brow patch and the mouth patch (PIL polygons at 4x, box-filtered to 2x), then applies the head
 pose as one affine warp of the 2x canvas (nearest) followed by a 2x2 box filter to the output size.
+A patch starts from the static layer below the moving parts and gets the layer above them (hair
+front, moustache, glasses) pasted last, so it is pixel-identical to a full render (no seams).
 
 Identities: the 91 actors of the twin use seed = ActorID + 1000 * dataset_seed (1001..1091 for
 seed 0). Faces outside the twin (e.g. a teacher's separate face set) should use seeds >= 1_000_000.
@@ -248,6 +250,15 @@ class _Painter:
         self.img.paste(self._ink(col), (x0, y0, x1, y1), mask)
 
 
+# Mouth curves are quadratic Beziers from corner to corner with the control point at x = 0; such a
+# curve is linear in x, so it is sampled at x = hw * u as y(u) = corner + (1 - u^2) / 2 * (control - corner),
+# and a lip is the curve offset by its thickness profile (thin at the corners, cupid's bow on top).
+_LIP_U = np.linspace(-1.0, 1.0, 17)
+_LIP_ARC = 0.5 * (1 - _LIP_U ** 2)
+_LIP_UPPER = (1 - _LIP_U ** 2) ** 0.6 * (1 - 0.15 * np.exp(-(_LIP_U / 0.25) ** 2))
+_LIP_LOWER = (1 - _LIP_U ** 2) ** 0.8
+
+
 # ----------------------------------------------------------------------------- renderer
 class FaceRenderer:
     """Renders one identity with one emotion: static layers once, `frame(...)` per video frame.
@@ -267,14 +278,19 @@ class FaceRenderer:
         self._hi = (hi_scale, hi_off)
         self.bg = _rgb(identity["bg"])
         E = expr_dict(EXPR[emotion] * intensity)
-        hi, over = self._draw_static(E)
-        self.hi = hi                                           # 4x static image (overlay already on)
+        # under: everything below the moving parts; over: what lies on top of them (hair front,
+        # moustache, glasses). A patch starts from `under` and gets `over` pasted last, exactly as a
+        # full render would: starting from the composite would blend semi-transparent overlay twice.
+        under, over = self._draw_static(E)
+        self.under, self.over = under, (over.convert("RGB"), over.getchannel("A"))
+        hi = under.copy()
+        hi.paste(*self.over)
         self.mid = hi.reduce(2)                                # 2x canvas the frames are composed on
         self.patches, self._eye_cache = [], {}
         for kind, box in (("eyes", self._box(*self._eye_extent())), ("mouth", self._box(*self._mouth_extent()))):
             ov = over.crop(box)
             has_over = ov.getextrema()[3][1] > 0
-            self.patches.append((kind, box, (ov.convert("RGB"), ov.getchannel("A")) if has_over else None))
+            self.patches.append((kind, box, under.crop(box), (ov.convert("RGB"), ov.getchannel("A")) if has_over else None))
 
     # -- geometry ---------------------------------------------------------------------------------
     def _box(self, x0, y0, x1, y1):
@@ -440,7 +456,6 @@ class FaceRenderer:
                 O.poly(stroke(np.concatenate([ring, ring[:1]]), 0.026), frame_col)
             O.poly(stroke(bez((-I["eye_sp"] + I["eye_w"] * 1.4, I["eye_y"] - 0.03), (0, I["eye_y"] - 0.07),
                               (I["eye_sp"] - I["eye_w"] * 1.4, I["eye_y"] - 0.03), 6), 0.024), frame_col)
-        img.paste(over.convert("RGB"), (0, 0), over.getchannel("A"))
         return img, over
 
     def _shade(self, img, face_mask, E, chin_y):
@@ -516,15 +531,19 @@ class FaceRenderer:
         oh = 0.34 * m_open + 0.02 * E["jaw"] * (m_open > 0.05)           # inner opening height
         lt = I["lip_th"] * (1 + 0.6 * m_round) * (1 - 0.5 * E["press"])
         ul = 0.03 * E["lip_raise"]
-        cl, cr = (-hw, my + corner), (hw, my + corner)
-        upper_top = np.concatenate([bez(cl, (-hw * 0.5, my - lt - 0.02 - ul), (0, my - lt * 0.8 - ul), 8),
-                                    bez((0, my - lt * 0.8 - ul), (hw * 0.5, my - lt - 0.02 - ul), cr, 8)[1:]])
-        lower_bot = bez(cr, (0, my + oh * 0.65 + lt * 1.6 + 0.01), cl, 12)
-        P.poly(np.concatenate([upper_top, lower_bot]), I["lip_col"])
-        if oh > 0.012:
-            up_in = bez(cl, (0, my - oh * 0.35 - ul * 0.5 + 0.02 * E["smile"]), cr, 12)
-            lo_in = bez(cr, (0, my + oh * 0.65 + 0.02 * E["smile"]), cl, 12)[1:-1]
-            inner = np.concatenate([up_in, lo_in])
+        # the lips are offsets of the curves bounding the opening (or of the closed mouth line), so the
+        # opening and teeth always sit inside them (see _LIP_U)
+        x, y_corner = hw * _LIP_U, my + corner
+        is_open = oh > 0.012
+        top_ctrl = my - oh * 0.35 - ul * 0.5 + 0.02 * E["smile"] if is_open else my + 0.01 * E["smile"]
+        top = y_corner + _LIP_ARC * (top_ctrl - y_corner)
+        bot = y_corner + _LIP_ARC * (my + oh * 0.65 + 0.02 * E["smile"] - y_corner) if is_open else top
+        lo_th = 0.8 * lt + 0.005
+        lips = np.stack([np.concatenate([x, x[::-1]]),
+                         np.concatenate([top - (0.85 * lt + ul) * _LIP_UPPER, (bot + lo_th * _LIP_LOWER)[::-1]])], 1)
+        P.poly(lips, I["lip_col"])
+        if is_open:
+            inner = np.stack([np.concatenate([x, x[-2:0:-1]]), np.concatenate([top, bot[-2:0:-1]])], 1)
             P.poly(inner, (0.22, 0.06, 0.07))
             if m_teeth > 0.1 or m_tongue > 0.1 or m_open > 0.5:
                 layer = patch.copy()
@@ -539,21 +558,31 @@ class FaceRenderer:
                     L.poly(ell_pts(0, my + oh * 0.6, hw * 0.55, 0.05 + 0.05 * m_tongue, n=14), (0.75, 0.35, 0.38))
                 patch.paste(layer, (0, 0), mask)
         else:
-            P.poly(stroke(bez(cl, (0, my + 0.01 * E["smile"]), cr, 12), 0.016), I["lip_col"] * 0.5)
+            P.poly(stroke(np.stack([x, top], 1), 0.016), I["lip_col"] * 0.5)
         highlight = I["lip_col"] * 0.5 + np.minimum(I["lip_col"] * 1.25, 1) * 0.5
-        P.poly(ell_pts(0, my + oh * 0.65 + lt * 0.8, hw * 0.35, lt * 0.25, n=10), highlight)
+        c = len(_LIP_U) // 2
+        P.poly(ell_pts(0, bot[c] + 0.5 * lo_th, hw * 0.35, lt * 0.25, n=10), highlight)   # on the lower lip
 
-    def frame(self, expr_gain: float, mouth, blink: float, pose) -> np.ndarray:
-        """One video frame, uint8 (size, size, 3). expr_gain is quantised to GAIN_STEP, blink to 1/20."""
+    def frame(self, expr_gain: float, mouth, blink: float, pose, patches: bool = True) -> np.ndarray:
+        """One video frame, uint8 (size, size, 3). expr_gain is quantised to GAIN_STEP, blink to 1/20.
+        patches=False draws the moving parts on the whole 4x static image instead of on the two cached
+        patches: several times slower, pixel-identical; the reference the patch path is tested against."""
         gain_q, blink_q = quantise_gain(expr_gain), round(float(blink) * 20)
         E = expr_dict(EXPR[self.emotion] * gain_q)
-        canvas = self.mid.copy()
-        for kind, box, over in self.patches:
+        if not patches:
+            full = self.under.copy()
+            self._draw_eyes(full, (0, 0), E, blink_q / 20)
+            self._draw_mouth(full, (0, 0), E, mouth)
+            full.paste(*self.over)
+            canvas = full.reduce(2)
+        else:
+            canvas = self.mid.copy()
+        for kind, box, under, over in self.patches if patches else ():
             key = (gain_q, blink_q)
             if kind == "eyes" and key in self._eye_cache:   # eyes/brows repeat a lot within a clip
                 small = self._eye_cache[key]
             else:
-                patch = self.hi.crop(box)
+                patch = under.copy()
                 if kind == "eyes":
                     self._draw_eyes(patch, box[:2], E, blink_q / 20)
                 else:
