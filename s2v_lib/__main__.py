@@ -19,11 +19,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("prepare", help="decode, crop and cache a dataset for the notebooks")
     s.add_argument("--dataset", default="synthetic", choices=["synthetic", "crema-d", "voxceleb2"])
-    s.add_argument("--root", required=True, help="dataset root")
+    s.add_argument("--root", default=None, help="dataset root")
     s.add_argument("--profile", default="smoke")
     s.add_argument("--cache", default=None, help="cache dir (default: $S2V_CACHE or .cache/)")
     s.add_argument("--workers", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--faces", default="auto", choices=["auto", "sidecar", "detect"],
+                   help="face boxes: twin sidecars or the dlib detector (auto: sidecars for synthetic only)")
+    s.add_argument("--shard", default=None, help="i/n: prepare only the i-th of n parts (merge them with --merge)")
+    s.add_argument("--merge", nargs="+", default=None, metavar="DIR", help="combine prepared shards into --out")
+    s.add_argument("--out", default=None, help="output dir of --merge")
 
     s = sub.add_parser("reproduce", help="run the notebooks in order with papermill")
     s.add_argument("--profile", default="auto")

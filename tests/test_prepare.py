@@ -264,11 +264,14 @@ def test_unfinished_twin_is_refused(fixture_root, tmp_path):
         prepare_dataset("synthetic", root, SMOKE, cache=tmp_path / "cache", progress=False)
 
 
-def test_real_data_without_face_boxes_says_detection_is_missing(fixture_root, tmp_path):
+def test_real_data_without_face_boxes_goes_through_the_detector(fixture_root, tmp_path):
+    # coloured squares are no faces: the detector path runs and quarantines every clip, saying why
     root = tmp_path / "crema"
     shutil.copytree(fixture_root, root, ignore=shutil.ignore_patterns("GroundTruth"))
-    with pytest.raises(UserError, match="face detection for real data is not implemented"):
-        prepare_dataset("crema-d", root, SMOKE, cache=tmp_path / "cache", progress=False)
+    with pytest.raises(UserError, match="every clip .* was quarantined"):
+        prepare_dataset("crema-d", root, SMOKE, cache=tmp_path / "cache", workers=1, progress=False)
+    q = pd.read_csv(next((tmp_path / "cache").glob("prepared/*/quarantine.csv")))
+    assert len(q) == len(CLIPS) and set(q.reason) == {"no face found"}
 
 
 def test_prepare_json_is_written_last_and_complete(prepared):

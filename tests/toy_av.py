@@ -73,3 +73,31 @@ def make_toy_prepared(root, n_actors=4, clips_per_actor=8, size=48, n_frames=50,
     pd.DataFrame(columns=["file", "reason", "value"]).to_csv(root / "quarantine.csv", index=False)
     (root / "prepare.json").write_text(json.dumps({"complete": True, "frame_size": size, "toy": seed}))
     return root
+
+
+class ToyIdentityTeacher:
+    """Stand-in identity teacher: the cheek colour (below the tinted upper half, beside the mouth)."""
+    name, dim = "toy-identity", 3
+
+    def embed(self, frames):
+        import torch
+        return torch.nn.functional.normalize(_cheek(frames) - 0.3, dim=1)
+
+
+class ToyEmotionTeacher:
+    """Stand-in emotion teacher: reads the tint of the upper face against the cheek."""
+    name, dim = "toy-emotion", 3
+    classes = list(EMO_TINT)
+
+    def logits(self, frames):
+        import torch
+        s = frames.shape[-1]
+        upper = frames[:, :, s // 5: s // 3, s // 3: 2 * s // 3].mean((2, 3))
+        tint = (upper - _cheek(frames)) * 255
+        protos = torch.tensor([EMO_TINT[c] for c in self.classes], dtype=torch.float32)
+        return -torch.cdist(tint, protos)
+
+
+def _cheek(frames):
+    s = frames.shape[-1]
+    return frames[:, :, s // 2 + 1: s // 2 + 4, s // 8: s // 4 - 1].mean((2, 3))

@@ -32,6 +32,10 @@ class PreparedData:
         self.info = json.loads(info.read_text())
         if not self.info.get("complete"):
             raise UserError(f"{self.root} is only partly prepared; rerun `python -m s2v_lib prepare ...` to finish it")
+        if self.info.get("shard"):
+            i, n = self.info["shard"]
+            raise UserError(f"{self.root} is shard {i}/{n} of a dataset, not the whole; combine every shard with "
+                            "`python -m s2v_lib prepare --merge DIR... --out DIR` and use that")
 
     @cached_property
     def manifest(self) -> pd.DataFrame:

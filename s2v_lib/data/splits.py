@@ -56,14 +56,21 @@ def _allocate(n: int, target: np.ndarray) -> np.ndarray:
     return counts
 
 
-def make_splits(manifest: pd.DataFrame, n_unseen: int, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> pd.DataFrame:
-    """DataFrame[clip_id, actor, split], sorted by clip_id. manifest needs clip_id, actor, sex, emotion."""
+def make_splits(manifest: pd.DataFrame, n_unseen: int, fractions=(0.7, 0.15, 0.15), seed: int = 0,
+                unseen_actors=None) -> pd.DataFrame:
+    """DataFrame[clip_id, actor, split], sorted by clip_id. manifest needs clip_id, actor, sex, emotion.
+
+    unseen_actors: a dataset's own held-out identities (VoxCeleb2's test set) instead of n_unseen drawn ones.
+    """
     fractions = np.asarray(fractions, float)
     if len(fractions) != 3 or (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, not {fractions.tolist()}")
     rng = np.random.default_rng(seed)
     m = manifest.sort_values("clip_id").reset_index(drop=True)
-    unseen = set(pick_unseen(m[["actor", "sex"]], n_unseen, rng))
+    if unseen_actors is None:
+        unseen = set(pick_unseen(m[["actor", "sex"]], n_unseen, rng))
+    else:
+        unseen = set(unseen_actors) & set(m["actor"])
     split = pd.Series("unseen", index=m.index, dtype=object)
 
     seen = m[~m["actor"].isin(unseen)]

@@ -145,3 +145,62 @@ def read_audio(path, sample_rate: int = 16000) -> tuple[np.ndarray, int]:
     if rate <= 0:
         raise DecodeError(f"{path}: audio has no sample rate")
     return resample_audio(x, rate, sample_rate).astype(np.float32), rate
+
+
+@dataclass
+class ResampledVideo:
+    frames: np.ndarray         # uint8 (n_out, H, W, 3) RGB: only the frames the output rate keeps
+    src_index: np.ndarray      # int (n_out,) index of each kept frame among the decoded ones
+    n_src: int                 # frames decoded
+    fps: float                 # the source's nominal rate
+    info: VideoInfo
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_src / self.fps if self.fps > 0 else 0.0
+
+
+def read_video_resampled(path, fps_out: float) -> ResampledVideo:
+    """Decode frame by frame, keeping only the frame nearest in time to each output instant k / fps_out.
+
+    Streams: at most one decoded frame beyond the kept ones is held, so 30 -> 25 fps never holds the
+    sixth frame it drops. Same choice as nearest-frame resampling of the full decode (ties go to the
+    earlier frame). A damaged tail keeps what decoded (callers compare durations); a damaged head
+    raises DecodeError.
+    """
+    info = probe(path)
+    kept, src = [], []
+    to_rgb = VideoReformatter()
+    prev = prev_t = t0 = None
+    n = k = 0
+    with _open(path) as c:
+        try:
+            for f in c.decode(video=0):
+                t = f.time if f.time is not None else (n / info.fps if info.fps else np.nan)
+                t0 = t if t0 is None else t0
+                t -= t0
+                if prev is not None:      # the previous frame wins every output instant up to the midpoint
+                    while k / fps_out <= (prev_t + t) / 2:
+                        kept.append(prev)
+                        src.append(n - 1)
+                        k += 1
+                rgb = to_rgb.reformat(f, format="rgb24").to_ndarray()
+                prev, prev_t, n = rgb, t, n + 1
+                if not np.isfinite(t):
+                    raise DecodeError(f"{path}: frames without timestamps and no frame rate")
+        except av.FFmpegError as e:
+            if n == 0:
+                raise DecodeError(f"{path}: cannot decode video ({e})") from None
+    fps = info.fps
+    if n == 0:
+        return ResampledVideo(np.zeros((0, info.height, info.width, 3), np.uint8), np.zeros(0, int), 0, fps, info)
+    if not fps:
+        fps = (n - 1) / prev_t if n > 1 and prev_t > 0 else fps_out
+    n_out = int(np.floor(n / fps * fps_out + 1e-6))
+    while k < n_out:                  # instants past the last frame's midpoint take the last frame
+        kept.append(prev)
+        src.append(n - 1)
+        k += 1
+    kept, src = kept[:n_out], src[:n_out]
+    frames = np.stack(kept) if kept else np.zeros((0, info.height, info.width, 3), np.uint8)
+    return ResampledVideo(frames, np.asarray(src, int), n, fps, info)

@@ -29,7 +29,7 @@ from . import face as F
 from .motion import EMO_MOTION, blink_track, intensity_track, pose_track
 from .voices import LEVEL_GAIN, prosody, sample_voice, voice_file
 
-VERSION = "twin-1"
+VERSION = "twin-2"   # bump whenever generated clips change
 FPS = 30                 # CREMA-D's video rate
 SR = 16000               # CREMA-D's WAV rate
 EMO_ARTICULATION = {"NEU": 1.0, "HAP": 1.1, "SAD": 0.75, "ANG": 1.2, "FEA": 1.05, "DIS": 0.9}   # jaw gain
@@ -217,8 +217,9 @@ def synth_dataset(profile, out_dir, workers=None, seed=0, layout="crema-d", defe
     profile = _resolve_profile(profile)
     if layout not in ("crema-d", "voxceleb2"):
         raise UserError(f"unknown layout {layout!r}; choose 'crema-d' or 'voxceleb2'")
-    if layout == "voxceleb2":
-        raise UserError("--layout voxceleb2 is not implemented yet; use --layout crema-d")
+    if layout == "voxceleb2":   # its own writer: other identities, 25 fps, VoxCeleb2's folders
+        from .voxceleb2 import synth_voxceleb2
+        return synth_voxceleb2(profile, out_dir, workers=workers, seed=seed, defects=defects, progress=progress)
     library_paths()
     root = ensure_dir(out_dir, "twin output directory")
     jobs = clip_jobs(profile, seed)
