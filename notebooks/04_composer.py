@@ -1,0 +1,236 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. The adversarial composer and the baselines
+#
+# Section 2.2 of the paper. From stage 1 (notebook 03) we have, for every utterance, the CPC context
+# sequence $C = (c_1, \dots, c_T)$ at the video frame rate, the identity feature $\nu = S_{id}(\omega)$
+# and the emotion feature $\mu = S_{emo}(\omega)$. The **composer** $F(c_t, \nu, \mu)$ turns them into
+# frames:
+#
+# * each frame's $c_t$, with $\mu$ concatenated, feeds a stack of transposed convolutions;
+# * $\nu$ goes through its own branch of 3 transposed convolutions, each doubling width and height;
+#   each of its maps is concatenated into the frame generator at the matching size (Fig. 2's
+#   "$\oplus$": concatenation, transposed convolution, two 1x1 convolutions), and a 1x1 convolution
+#   aligns it with the identity teacher's intermediate map of that size ($\tilde\nu^{(i)}$).
+#
+# Three discriminators judge it, with least-squares GAN losses: $D_{ID}$ compares the inflated
+# identity maps $\tilde\nu$ with the teacher's maps of a still image of the speaker (Eq. 4), $D_{fr}$
+# compares generated and real frames (Eq. 5), $D_{sync}$ tells a synced (audio feature, frame) pair
+# from a shifted one and from a generated one (Eq. 6). The generator also gets an L1 loss on half
+# the frame (Eq. 8) and a gradient loss, $|\nabla\psi(F) - \nabla\psi(\phi_t)|$ with Gaussian
+# smoothing $\psi$ and Sobel $\nabla$ (Eq. 9); Eq. (10) sums them. RMSProp with the paper's rates:
+# $3\cdot10^{-4}$ (G), $3\cdot10^{-4}$ ($D_{ID}$), $10^{-4}$ ($D_{fr}$), $10^{-5}$ ($D_{sync}$).
+#
+# **Our reading where the paper is ambiguous** (DESIGN section 10):
+# * LSGAN labels: D real 1, fake 0; G wants fake 1. $D_{sync}$: synced pair 1, shifted pair 0,
+#   generated pair 0 (for D) and 1 (for G). The "naturalness discriminator" rate $10^{-5}$ is $D_{sync}$'s.
+# * Eq. (8)'s index set is the *lower* half, its text says "from the nose up ... the upper half". We
+#   follow the text (`sim_half="upper"`); the flag selects the other. The gradient loss covers the
+#   whole frame, so the mouth is supervised through it and through $D_{sync}$.
+# * Eq. (10) sums pixel losses over the frame; our losses are means, so Eq. (8) and (9) carry
+#   weights (`w_sim`, `w_grad`) that put them on the scale of the adversarial terms.
+# * The branch's own maps are concatenated into the generator; the 1x1-aligned maps $\tilde\nu$ are
+#   what $D_{ID}$ judges. At test time the composer reads speech only: $c_t$ from CPC, $\nu$, $\mu$
+#   from the students.
+#
+# **Baselines**, trained here on the same clips (their official weights are unreachable):
+# * **SDFA** (Vougioukas et al., IJCV 2019): a still image + raw speech. Image encoder with U-Net
+#   skips, a raw-waveform encoder on 0.2 s windows followed by a GRU, a noise GRU, a frame
+#   discriminator conditioned on the still image and a sequence discriminator conditioned on the
+#   audio, L1 on the mouth (lower) half. Adam with SDFA's rates.
+# * **S2F+SDFA**: a Speech2Face-style voice encoder (log-mel spectrogram to the identity teacher's
+#   face feature; normalised L2 + distillation loss) whose output replaces SDFA's image encoding
+#   (no skips): video from the voice alone, without $D_{ID}$.
+# * **SDFA(mismatch)**: the trained SDFA given the still image of *another* test speaker of the same sex.
+
+# %% tags=["parameters"]
+PROFILE = "smoke"
+SEED = 0
+DATASET = "synthetic"
+DATA_ROOT = ""
+DEVICE = "auto"
+FORCE_RETRAIN = False
+INTERACTIVE = True
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from IPython.display import display
+
+from s2v_lib import composer_stage as cs
+from s2v_lib import teachers
+from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.data.pipeline import get_prepared
+from s2v_lib.features import speech_features
+from s2v_lib.figures import save_figure
+from s2v_lib.generate import generate
+from s2v_lib.paths import figures_dir, results_dir
+from s2v_lib.seed import seed_everything
+
+profile = get_profile(PROFILE)
+device = resolve_device(DEVICE)
+seed_everything(SEED)
+FIG_DIR, RES_DIR = figures_dir(profile.name), results_dir(profile.name)
+print(f"profile {profile.name} ({profile.frame_size}px) on {device}; "
+      f"{cs.STEPS[profile.scale]} steps per model, voice encoder {cs.VOICE_STEPS[profile.scale]} steps")
+
+# %% [markdown]
+# ## Inputs: the prepared clips, the speech features of stage 1, the identity teacher
+
+# %%
+data = get_prepared(profile, DATASET, DATA_ROOT, seed=SEED)
+features = speech_features(profile, data, device)
+id_teacher = teachers.load_identity_teacher(profile, device=device)
+test_ids = list(data.clips("test").sort_values("clip_id")["clip_id"])
+print(data.manifest["split"].value_counts().to_dict())
+
+# %% [markdown]
+# ## Training the three models
+# Each model trains on random windows of consecutive frames from the training clips, with the
+# aligned audio (raw 0.2 s windows for SDFA, $c_t$ for the composer); the still image is the clip's
+# first frame. The loop logs to `results/<profile>/train_<model>.csv`, keeps the last sample grid in
+# `figures/<profile>/samples_<model>.png`, and checkpoints in the cache keyed by the configuration:
+# rerunning this notebook loads finished models, and a killed run resumes.
+#
+# **Training-time features for the composer.** At test time the composer sees the students'
+# $\nu$, $\mu$. We train it on the same (`feature_source="student"`): the paper's pipeline (Fig. 2)
+# feeds the disentangler's outputs into the composer, and training on the teachers' targets would
+# give the composer cleaner identity codes than it will ever see at test time. The ablation below
+# measures the other choice.
+
+# %%
+models = {}
+models["speech2video"] = cs.train_model("speech2video", profile, data, features, id_teacher, device, SEED,
+                                        FORCE_RETRAIN)
+models["sdfa"] = cs.train_model("sdfa", profile, data, device=device, seed=SEED, force_retrain=FORCE_RETRAIN)
+models["s2f_sdfa"] = cs.train_model("s2f_sdfa", profile, data, teacher=id_teacher, device=device, seed=SEED,
+                                    force_retrain=FORCE_RETRAIN)
+display(cs.config_table(models["speech2video"]).set_index("key").T)
+
+# %% [markdown]
+# ## Loss curves
+# The generator's full-frame L1 to the real frames (`l1_full`, logged, not optimised directly), the
+# reconstruction terms each model optimises, and the discriminators' losses.
+
+# %%
+curves = pd.concat([m.history.assign(model=name) for name, m in models.items()], ignore_index=True)
+panels = [("l1_full", "full-frame L1 (all models)"), ("sim_l1", "speech2video: half-frame L1, Eq. 8"),
+          ("grad", "speech2video: gradient loss, Eq. 9"), ("mouth_l1", "SDFA: mouth-half L1"),
+          ("adv_fr", "generator: frame adversarial term"),
+          (["loss_D_id", "loss_D_fr", "loss_D_sync", "loss_D_seq"], "discriminator losses")]
+fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+for ax, (cols, title) in zip(axes.flat, panels):
+    cols = [cols] if isinstance(cols, str) else cols
+    long = curves.melt(id_vars=["step", "model"], value_vars=[c for c in cols if c in curves], var_name="term")
+    long = long.dropna()
+    sns.lineplot(data=long, x="step", y="value", hue="model", style="term" if len(cols) > 1 else None, ax=ax)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+fig.tight_layout()
+save_figure(fig, FIG_DIR / "composer_losses.png")
+plt.show()
+
+# %%
+for name, m in models.items():
+    h = m.history
+    k = max(1, len(h) // 5)
+    first, last = h["l1_full"].head(k).mean(), h["l1_full"].tail(k).mean()
+    print(f"{name:13s} full-frame L1: first {first:.4f} -> last {last:.4f}")
+    assert np.isfinite(h.drop(columns="step").to_numpy()).all(), name
+    assert last < first, f"{name}: the reconstruction did not improve"
+
+# %% [markdown]
+# ## Generated vs real frames
+# The first frames of fixed test clips (held-out utterances of seen speakers). speech2video hears the
+# speech only; SDFA also gets the clip's first frame; S2F+SDFA hears the speech only.
+
+# %%
+pairs = cs.mismatch_pairs(data, SEED, write_to=RES_DIR / "mismatch_pairs.csv")
+still_of = pairs.set_index("clip_id")["still_clip_id"]
+show_ids = test_ids[:3]
+n_show = 8
+rows = []
+for cid in show_ids:
+    frames, wav = data.load(cid)
+    rows += [(f"{cid}\nreal", frames),
+             ("speech2video", generate(models["speech2video"], wav, features=features[cid])),
+             ("SDFA", generate(models["sdfa"], wav, still=frames[0])),
+             ("S2F+SDFA", generate(models["s2f_sdfa"], wav)),
+             ("SDFA(mismatch)", generate(models["sdfa"], wav, still=data.load(still_of[cid])[0][0]))]
+step = max(1, min(len(r[1]) for r in rows) // n_show)
+fig, axes = plt.subplots(len(rows), n_show, figsize=(n_show * 0.95, len(rows) * 1.0))
+for i, (label, video) in enumerate(rows):
+    for j in range(n_show):
+        ax = axes[i, j]
+        ax.imshow(video[min(j * step, len(video) - 1)])
+        ax.set_xticks([]), ax.set_yticks([])
+        if j == 0:
+            ax.set_ylabel(label, fontsize=6, rotation=0, ha="right", va="center")
+fig.suptitle(f"every {step}th frame; rows per clip: real, speech2video, SDFA, S2F+SDFA, SDFA(mismatch)", fontsize=8)
+fig.tight_layout(pad=0.2)
+save_figure(fig, FIG_DIR / "composer_samples.png")
+plt.show()
+
+# %% [markdown]
+# A quick numeric look on all test clips (Table 1 with its intervals is notebook 05's): full-frame L1
+# and PSNR against the real video, the identity teacher's cosine between the generated and the real
+# first frame, and how much the lower half moves over time (generated vs real).
+
+# %%
+stills_mm = {cid: data.load(still_of[cid])[0][0] for cid in test_ids}
+scores = pd.concat([
+    cs.quick_scores(models["speech2video"], data, test_ids, features, id_teacher).assign(method="speech2video"),
+    cs.quick_scores(models["sdfa"], data, test_ids, teacher=id_teacher).assign(method="SDFA"),
+    cs.quick_scores(models["s2f_sdfa"], data, test_ids, teacher=id_teacher).assign(method="S2F+SDFA"),
+    cs.quick_scores(models["sdfa"], data, test_ids, teacher=id_teacher, stills=stills_mm).assign(method="SDFA(mismatch)"),
+])
+summary = scores.groupby("method")[["l1", "psnr", "id_cos", "mouth_motion_gen", "mouth_motion_real"]].mean()
+display(summary.round(4))
+
+# %% [markdown]
+# ## Ablation: what the composer is trained on
+# Two short runs of the same length, one on the students' $\nu, \mu$ (our default) and one on the
+# teachers' targets $\nu^*, \mu^*$, both tested the only way the method can be used: on the students'
+# features from speech.
+
+# %%
+short = max(10, cs.STEPS[profile.scale] // 4)
+ablation = {src: cs.train_model("speech2video", profile, data, features, id_teacher, device, SEED, FORCE_RETRAIN,
+                                feature_source=src, steps=short, tag="short", progress=False)
+            for src in cs.FEATURE_SOURCES}
+abl = pd.concat([cs.quick_scores(m, data, test_ids, features, id_teacher).assign(trained_on=src)
+                 for src, m in ablation.items()])
+abl_summary = abl.groupby("trained_on")[["l1", "psnr", "id_cos"]].agg(["mean", "std"])
+display(abl_summary.round(4))
+from s2v_lib.atomic import write_csv
+write_csv(RES_DIR / "composer_feature_source_ablation.csv", abl)
+print(f"{short} steps each; test inputs: the students' features in both rows")
+
+# %% [markdown]
+# ## SDFA(mismatch): the pairing
+# Each test speaker's clips are animated from the first frame of another test speaker of the same
+# sex. The pairing is a seeded cyclic shuffle within each sex, so no speaker gets its own face; it
+# is saved to `results/<profile>/mismatch_pairs.csv` for notebook 05.
+
+# %%
+actor_pairs = pairs.drop_duplicates("actor")[["actor", "sex", "still_actor", "still_sex", "still_clip_id"]]
+display(actor_pairs.reset_index(drop=True))
+assert (pairs["actor"] != pairs["still_actor"]).all()
+assert (pairs["sex"] == pairs["still_sex"]).all() or pairs.groupby("sex")["actor"].nunique().min() < 2

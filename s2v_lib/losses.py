@@ -1,0 +1,100 @@
+"""Losses of the composer and the baselines (paper eqs. 4-10; DESIGN section 10).
+
+Images are float tensors (N, 3, H, W) in [0, 1]. All losses are means, so their scale does not
+depend on the frame size; the weights that turn eq. (10)'s sum into a balanced objective live in
+each model's config.
+"""
+import torch
+import torch.nn.functional as F
+
+
+# --- LSGAN (DESIGN 10.1: D real -> 1, fake -> 0; G wants fake -> 1) -------------------------------
+
+def lsgan_d(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """Eqs. (4)-(5) for the discriminator: 1/2 E[(D(real) - 1)^2] + 1/2 E[D(fake)^2]."""
+    return 0.5 * ((real_out.float() - 1) ** 2).mean() + 0.5 * (fake_out.float() ** 2).mean()
+
+
+def lsgan_g(fake_out: torch.Tensor) -> torch.Tensor:
+    """The generator's side: 1/2 E[(D(fake) - 1)^2]."""
+    return 0.5 * ((fake_out.float() - 1) ** 2).mean()
+
+
+def lsgan_sync_d(synced: torch.Tensor, shifted: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+    """Eq. (6) with DESIGN 10.1's labels: synced real pair 1, shifted real pair 0, (c, generated) 0."""
+    return (((synced.float() - 1) ** 2).mean() + 0.5 * (shifted.float() ** 2).mean()
+            + 0.5 * (generated.float() ** 2).mean())
+
+
+# --- SDFA's original (non-saturating BCE) adversarial losses --------------------------------------
+
+def bce_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def bce_g(fake_logits: torch.Tensor) -> torch.Tensor:
+    fake_logits = fake_logits.float()
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+# --- reconstruction --------------------------------------------------------------------------------
+
+def half_mask_rows(height: int, half: str) -> slice:
+    """Rows of the half frame. 'upper' = rows [0, H/2) (nose up, what the paper's text means);
+    'lower' = rows [H/2, H) (what eq. (8)'s index set literally says, and SDFA's mouth half);
+    'full' = every row."""
+    if half == "upper":
+        return slice(0, height // 2)
+    if half == "lower":
+        return slice(height // 2, height)
+    if half == "full":
+        return slice(0, height)
+    raise ValueError(f"half must be 'upper', 'lower' or 'full', not {half!r}")
+
+
+def half_frame_l1(fake: torch.Tensor, real: torch.Tensor, half: str = "upper") -> torch.Tensor:
+    """Eq. (8): L1 between generated and real frames over one half of the frame (mean per pixel)."""
+    rows = half_mask_rows(fake.shape[-2], half)
+    return (fake[..., rows, :].float() - real[..., rows, :].float()).abs().mean()
+
+
+def _gaussian_kernel(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
+
+
+def image_gradients(img: torch.Tensor, smooth_size: int = 5, sigma: float = 1.0) -> torch.Tensor:
+    """nabla psi(img) of eq. (9): Gaussian smoothing psi, then Sobel x and y, per channel.
+    (N, C, H, W) -> (N, 2C, H, W)."""
+    n, c, h, w = img.shape
+    img = img.float()
+    k = _gaussian_kernel(smooth_size, sigma).to(img.device)[None, None].expand(c, 1, -1, -1)
+    smooth = F.conv2d(F.pad(img, [smooth_size // 2] * 4, mode="replicate"), k, groups=c)
+    sx = _SOBEL_X.to(img.device)
+    sobel = torch.stack([sx, sx.t()])[:, None].repeat(c, 1, 1, 1)           # (2C, 1, 3, 3)
+    return F.conv2d(F.pad(smooth, [1] * 4, mode="replicate"), sobel, groups=c)
+
+
+def gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Eq. (9): |nabla psi(F) - nabla psi(phi)|, mean over pixels (zero for identical images)."""
+    return (image_gradients(fake) - image_gradients(real)).abs().mean()
+
+
+# --- voice -> face feature (Speech2Face; the same form as the paper's eqs. 2-3) ---------------------
+
+def normalized_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||x/|x| - y/|y|||^2, mean over the batch."""
+    return ((F.normalize(pred.float(), dim=-1) - F.normalize(target.float(), dim=-1)) ** 2).sum(-1).mean()
+
+
+def softmax_distill(pred: torch.Tensor, target: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Soft-target cross-entropy -sum softmax(target) log softmax(pred) (the usual direction)."""
+    p_t = F.softmax(target.float() / temperature, dim=-1)
+    return -(p_t * F.log_softmax(pred.float() / temperature, dim=-1)).sum(-1).mean()

@@ -1,0 +1,1 @@
+"""Neural networks of the study, one model per file."""

@@ -1,0 +1,291 @@
+"""The composer, the baselines, their losses, the shared training loop and the generation API."""
+import av
+import numpy as np
+import pytest
+import torch
+
+from s2v_lib import composer_stage as cs
+from s2v_lib import losses
+from s2v_lib.data.dataset import PreparedData
+from s2v_lib.errors import UserError
+from s2v_lib.generate import generate, write_mp4
+from s2v_lib.models.composer import Composer, ComposerConfig
+from s2v_lib.models.discriminators import (FrameDiscriminator, IdentityDiscriminator, SequenceDiscriminator,
+                                           SyncDiscriminator)
+from s2v_lib.models.identity_teacher import IdentityNet, IdentityNetConfig
+from s2v_lib.models.s2f import VoiceEncoder, VoiceEncoderConfig
+from s2v_lib.models.sdfa import RawAudioEncoder, SDFAConfig, SDFAGenerator
+from s2v_lib.train.checkpoint import Checkpoint
+from s2v_lib.train.loop import ClipBank, LoopConfig, WindowSampler, audio_window_array, train
+
+from toy_av import make_toy_prepared
+
+C_DIM, NU_DIM, MU_DIM = 16, 128, 8
+TINY = dict(ch=16, id_ch=16)
+
+
+class StandInTeacher:
+    """The identity teacher's interface (embed, feature_maps) on a random VGG-style net."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        self.net = IdentityNet(IdentityNetConfig(stages=((8,), (8,), (16,), (16,)), embed_dim=NU_DIM)).eval()
+
+    @torch.no_grad()
+    def embed(self, x):
+        return self.net(x)
+
+    @torch.no_grad()
+    def feature_maps(self, x):
+        return self.net(x, return_maps=True)[1]
+
+
+def stand_in_features(data, seed=0):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for r in data.manifest.itertuples():
+        nu = rng.standard_normal(NU_DIM)
+        out[r.clip_id] = {"c": rng.standard_normal((r.n_frames, C_DIM)).astype(np.float16),
+                          "nu": nu / np.linalg.norm(nu), "mu": rng.standard_normal(MU_DIM),
+                          "nu_teacher": nu / np.linalg.norm(nu), "mu_teacher": rng.standard_normal(MU_DIM)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = make_toy_prepared(tmp_path_factory.mktemp("toy"), n_actors=4, clips_per_actor=8, size=48, n_frames=30)
+    data = PreparedData(root)
+    return data, stand_in_features(data), StandInTeacher()
+
+
+# --- shapes -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [48, 64])
+def test_composer_and_discriminator_shapes(size):
+    cfg = ComposerConfig(frame_size=size, c_dim=C_DIM, nu_dim=NU_DIM, mu_dim=MU_DIM, teacher_channels=(16, 8, 8), **TINY)
+    g = Composer(cfg)
+    frames, maps = g(torch.randn(2, 3, C_DIM), torch.randn(2, NU_DIM), torch.randn(2, MU_DIM))
+    assert frames.shape == (2, 3, 3, size, size)
+    assert 0 <= frames.min() and frames.max() <= 1
+    assert [tuple(m.shape) for m in maps] == [(2, 16, size // 8, size // 8), (2, 8, size // 4, size // 4),
+                                              (2, 8, size // 2, size // 2)]
+    assert g(torch.randn(2, 3, C_DIM), torch.randn(2, NU_DIM), torch.randn(2, MU_DIM), aligned=False)[1] is None
+    assert IdentityDiscriminator((16, 8, 8), 16)(maps).shape[0] == 2
+    flat = frames.flatten(0, 1)
+    assert FrameDiscriminator(16)(flat).shape[0] == 6
+    assert SyncDiscriminator(C_DIM, 16)(torch.randn(6, C_DIM), flat).shape == (6, 1)
+    # the identity teacher's maps have the sizes the composer aligns to
+    teacher = StandInTeacher()
+    assert [m.shape[-1] for m in teacher.feature_maps(flat)] == [size // 8, size // 4, size // 2]
+
+
+@pytest.mark.parametrize("size", [48, 64])
+def test_sdfa_and_s2f_shapes(size):
+    audio = torch.randn(2, 5, 3200)
+    g = SDFAGenerator(SDFAConfig(frame_size=size, ch=16))
+    out = g(audio, still=torch.rand(2, 3, size, size))
+    assert out.shape == (2, 5, 3, size, size)
+    g2 = SDFAGenerator(SDFAConfig(frame_size=size, ch=16, id_from_vector=NU_DIM))
+    assert not hasattr(g2, "enc")                             # S2F+SDFA: no image encoder, no skips
+    assert g2(audio, face_vec=torch.randn(2, NU_DIM)).shape == (2, 5, 3, size, size)
+    d = FrameDiscriminator(16, cond_ch=3)(out.flatten(0, 1), torch.rand(10, 3, size, size))
+    assert d.shape[0] == 10
+    assert SequenceDiscriminator(RawAudioEncoder(32), 32, 16)(out, audio).shape == (2, 1)
+    enc = VoiceEncoder(VoiceEncoderConfig(out_dim=NU_DIM, ch=16))
+    assert enc(torch.randn(3, 16000)).shape == (3, NU_DIM)
+    assert enc(torch.randn(1, 4000)).shape == (1, NU_DIM)     # any utterance length
+
+
+def test_audio_windows_are_centred_on_frames():
+    audio = np.arange(10 * 640, dtype=np.float32)
+    w = audio_window_array(audio, 2, 3)
+    assert w.shape == (3, 3200)
+    centre = 2 * 640 + 320
+    assert w[0, 1600] == audio[centre]
+    assert w[1, 1600] == audio[centre + 640]
+    assert (audio_window_array(audio, 0, 1)[0, :100] == 0).all()   # zero-padded before the clip
+
+
+# --- losses -----------------------------------------------------------------------------------------
+
+def test_half_frame_l1_selects_the_half():
+    real = torch.rand(2, 3, 8, 8)
+    fake = real.clone()
+    fake[..., 4:, :] += 0.5                     # differs only in the lower half (rows H/2..H)
+    assert losses.half_frame_l1(fake, real, "upper") == 0
+    assert losses.half_frame_l1(fake, real, "lower") == pytest.approx(0.5, abs=1e-6)
+    assert losses.half_frame_l1(fake, real, "full") == pytest.approx(0.25, abs=1e-6)
+    with pytest.raises(ValueError):
+        losses.half_frame_l1(fake, real, "left")
+
+
+def test_gradient_loss_zero_for_identical_and_positive_for_edges():
+    img = torch.rand(2, 3, 16, 16)
+    assert losses.gradient_loss(img, img.clone()) == 0
+    assert losses.gradient_loss(img + 0.3, img) < 1e-6       # a constant offset has no gradient
+    edge = torch.zeros(1, 3, 16, 16)
+    edge[..., 8:] = 1
+    assert losses.gradient_loss(edge, torch.zeros_like(edge)) > 0.01
+
+
+def test_lsgan_labels():
+    ones, zeros = torch.ones(4), torch.zeros(4)
+    assert losses.lsgan_d(ones, zeros) == 0                  # D: real -> 1, fake -> 0
+    assert losses.lsgan_g(ones) == 0                         # G: fake -> 1
+    assert losses.lsgan_d(zeros, ones) == 1
+    assert losses.lsgan_sync_d(ones, zeros, zeros) == 0      # synced 1, shifted 0, generated 0
+    assert losses.lsgan_sync_d(zeros, ones, ones) == 2
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+def _steps_on_one_batch(task, batch, n=4):
+    from s2v_lib.train.loop import StepContext
+    ctx = StepContext("cpu", False, 0)
+    return [task.train_step(batch, ctx.at(0)) for _ in range(n)]
+
+
+def _bank(data, feats, **vectors):
+    clips, ids = cs._load_clips(data, "train", feats)
+    for key, per_clip in vectors.items():
+        for clip, cid in zip(clips, ids):
+            clip[key] = per_clip[cid]
+    return ClipBank(clips, ids)
+
+
+def test_training_steps_reduce_reconstruction_losses(toy):
+    data, feats, teacher = toy
+    loop = LoopConfig(batch_clips=2, window=3)
+    smoke = cs.get_profile("smoke")
+    torch.manual_seed(0)
+    s2v = cs.Speech2VideoTask(cs.speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
+                                                     cs._teacher_channels(teacher, 48, "cpu"), ch=16), teacher)
+    batch = WindowSampler(_bank(data, feats), loop).sample(0)
+    logs = _steps_on_one_batch(s2v, batch)
+    assert logs[-1]["sim_l1"] < logs[0]["sim_l1"]
+    assert all(np.isfinite(v) for v in logs[-1].values())
+
+    sdfa = cs.SDFATask(cs.sdfa_config(smoke, ch=16))
+    logs = _steps_on_one_batch(sdfa, WindowSampler(_bank(data, None), loop).sample(0))
+    assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
+
+    vec = {cid: np.random.default_rng(0).standard_normal(NU_DIM).astype(np.float32) for cid in data.manifest.clip_id}
+    s2f = cs.SDFATask(cs.sdfa_config(smoke, id_from_vector=NU_DIM, ch=16))
+    batch = WindowSampler(_bank(data, None, face_vec=vec), loop, vector_keys=("face_vec",)).sample(0)
+    logs = _steps_on_one_batch(s2f, batch)
+    assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
+
+    voice = cs.VoiceTask(cs.voice_config(smoke, NU_DIM))
+    vloop = LoopConfig(batch_clips=4, window=1, voice_crop_s=1.0)
+    batch = WindowSampler(_bank(data, None, nu_target=vec), vloop, vector_keys=("nu_target",)).sample(0)
+    logs = _steps_on_one_batch(voice, batch)
+    assert logs[-1]["loss"] < logs[0]["loss"]
+
+
+def test_sampler_is_a_function_of_the_step(toy):
+    data, feats, _ = toy
+    s = WindowSampler(_bank(data, feats), LoopConfig(batch_clips=4, window=4, seed=3))
+    a, b = s.sample(5), s.sample(5)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["frames"], s.sample(6)["frames"])
+    halves = [s.sample(5, rank=r, world=2) for r in range(2)]
+    assert torch.equal(torch.cat([h["frames"] for h in halves]), a["frames"])
+    assert not torch.equal(a["c"], a["c_shift"])            # D_sync's negatives are shifted in time
+
+
+def _s2v_task(teacher, steps):
+    torch.manual_seed(0)
+    cfg = cs.speech2video_config(cs.get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=steps)
+    cfg.loop.batch_clips, cfg.loop.window, cfg.loop.ckpt_every, cfg.loop.log_every = 2, 2, 2, 1
+    cfg.model.ch = cfg.model.id_ch = cfg.d_ch = 16
+    return cs.Speech2VideoTask(cfg, teacher), cfg
+
+
+def test_checkpoint_resume_after_a_kill_matches_an_uninterrupted_run(toy, tmp_path):
+    data, feats, teacher = toy
+    bank = _bank(data, feats)
+    task, cfg = _s2v_task(teacher, steps=4)
+    train(task, WindowSampler(bank, cfg.loop), cfg.loop, Checkpoint(tmp_path / "a", cfg), progress=False)
+    reference = {k: v.clone() for k, v in task.nets["G"].state_dict().items()}
+
+    task, cfg = _s2v_task(teacher, steps=4)
+    step_fn, calls = task.train_step, []
+
+    def dies_at_step_3(batch, ctx):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return step_fn(batch, ctx)
+    task.train_step = dies_at_step_3
+    ckpt = Checkpoint(tmp_path / "b", cfg)
+    with pytest.raises(KeyboardInterrupt):
+        train(task, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
+    assert ckpt.load()["step"] == 2 and not ckpt.load()["done"]
+
+    task, cfg = _s2v_task(teacher, steps=4)                   # a fresh process resumes from step 2
+    hist = train(task, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
+    assert list(hist["step"]) == [1, 2, 3, 4]
+    for k, v in task.nets["G"].state_dict().items():
+        torch.testing.assert_close(v, reference[k], rtol=1e-5, atol=1e-6)
+    assert ckpt.load()["done"]
+    task2, cfg = _s2v_task(teacher, steps=4)                  # finished: loads, trains nothing
+    task2.train_step = None
+    train(task2, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
+    torch.testing.assert_close(task2.nets["G"].state_dict(), task.nets["G"].state_dict())
+    with pytest.raises(UserError):                            # load-only of an untrained config
+        train(task2, WindowSampler(bank, cfg.loop), cfg.loop, Checkpoint(tmp_path / "c", cfg), require_done=True)
+
+
+# --- stage functions, generation, MP4 ---------------------------------------------------------------
+
+def test_train_models_generate_and_write_mp4(toy, tmp_cache, tmp_path, monkeypatch):
+    data, feats, teacher = toy
+    import s2v_lib.composer_stage as stage
+    monkeypatch.setattr(stage, "results_dir", lambda p: tmp_path / "results" / p)
+    monkeypatch.setattr(stage, "figures_dir", lambda p: tmp_path / "figures" / p)
+    small = {"batch_clips": 2, "window": 3}
+    models = {name: cs.train_model(name, "smoke", data=data, features=feats, teacher=teacher, device="cpu",
+                                   steps=2, voice_steps=2, progress=False, ch=16, loop_overrides=small)
+              for name in cs.MODELS}
+    assert (tmp_path / "results" / "smoke" / "train_speech2video.csv").exists()
+    assert (tmp_path / "figures" / "smoke" / "samples_sdfa.png").exists()
+    assert (tmp_path / "results" / "smoke" / "train_s2f_voice.csv").exists()
+    again = cs.load_model("speech2video", "smoke", data=data, features=feats, teacher=teacher, device="cpu",
+                          steps=2, ch=16, loop_overrides=small)
+    torch.testing.assert_close(again.net.state_dict(), models["speech2video"].net.state_dict())
+
+    cid = data.clips("test")["clip_id"][0]
+    frames, wav = data.load(cid)
+    outs = {"speech2video": generate(models["speech2video"], wav, features=feats[cid]),
+            "sdfa": generate(models["sdfa"], wav, still=frames[0]),
+            "s2f_sdfa": generate(models["s2f_sdfa"], wav)}
+    for name, out in outs.items():
+        assert out.shape == frames.shape and out.dtype == np.uint8, name
+    assert np.array_equal(generate(models["sdfa"], wav, still=frames[0]), outs["sdfa"])   # seeded noise
+    with pytest.raises(UserError):
+        generate(models["sdfa"], wav)                          # SDFA needs a still image
+    with pytest.raises(UserError):
+        generate(models["speech2video"], wav)                  # and speech2video the stage-1 encoder
+
+    scores = cs.quick_scores(models["sdfa"], data, list(data.clips("test")["clip_id"][:2]), teacher=teacher)
+    assert len(scores) == 2 and (scores["psnr"] > 0).all() and scores["id_cos"].between(-1, 1).all()
+
+    path = tmp_path / "clip.mp4"
+    write_mp4(path, outs["speech2video"], wav)
+    with av.open(str(path)) as f:
+        assert {s.type for s in f.streams} == {"video", "audio"}
+        n_video = sum(1 for _ in f.decode(video=0))
+    with av.open(str(path)) as f:
+        n_audio = sum(fr.samples for fr in f.decode(audio=0))
+    assert n_video == len(frames)
+    assert abs(n_audio - len(wav)) <= 2048                     # AAC pads to whole 1024-sample frames
+
+
+def test_mismatch_pairs_same_sex_other_speaker(toy, tmp_path):
+    data, _, _ = toy
+    pairs = cs.mismatch_pairs(data, seed=0, write_to=tmp_path / "pairs.csv")
+    assert len(pairs) == len(data.clips("test"))
+    assert (pairs["actor"] != pairs["still_actor"]).all()
+    assert (pairs["sex"] == pairs["still_sex"]).all()
+    assert pairs.equals(cs.mismatch_pairs(data, seed=0))      # fixed, seeded
+    assert (tmp_path / "pairs.csv").exists()

@@ -1,0 +1,72 @@
+"""DistributedDataParallel: 2 CPU processes (gloo), each with half the global batch, follow the
+single-process run of the same config (parameters after 2 steps).
+
+The optimisers are swapped for plain SGD here: RMSProp's first steps divide each gradient by its own
+magnitude, which turns float-rounding noise in near-zero gradients into visible parameter changes;
+SGD makes the parity check test what DDP does (average the shards' gradients) to 1e-6."""
+import os
+import socket
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from s2v_lib import composer_stage as cs
+from s2v_lib.data.dataset import PreparedData
+from s2v_lib.train.checkpoint import Checkpoint
+from s2v_lib.train.loop import WindowSampler, train
+
+from test_composer import C_DIM, MU_DIM, NU_DIM, StandInTeacher, _bank, stand_in_features
+from toy_av import make_toy_prepared
+
+
+def _tiny(steps=2):
+    torch.manual_seed(0)
+    cfg = cs.speech2video_config(cs.get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=steps, ch=16)
+    cfg.loop.batch_clips, cfg.loop.window, cfg.loop.log_every = 4, 2, 1
+    task = cs.Speech2VideoTask(cfg, StandInTeacher())
+    task.optims = {k: torch.optim.SGD(net.parameters(), lr=0.05) for k, net in task.nets.items()}
+    return task, cfg
+
+
+def _run(root, ckpt_dir):
+    data = PreparedData(root)
+    torch.set_num_threads(1)
+    task, cfg = _tiny()
+    bank = _bank(data, stand_in_features(data))
+    train(task, WindowSampler(bank, cfg.loop), cfg.loop, Checkpoint(ckpt_dir, cfg), progress=False)
+    return task
+
+
+def _worker(rank, world, port, root, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        task = _run(root, os.path.join(out, "ckpt"))
+        if rank == 0:
+            torch.save({k: {n: p.detach().clone() for n, p in v.state_dict().items()} for k, v in task.nets.items()},
+                       os.path.join(out, "ddp.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_processes_match_single_process(tmp_path):
+    root = make_toy_prepared(tmp_path / "toy", n_actors=4, clips_per_actor=8, size=48, n_frames=20)
+    single = _run(root, tmp_path / "single")
+    mp.spawn(_worker, args=(2, _free_port(), str(root), str(tmp_path)), nprocs=2, join=True)
+    ddp = torch.load(tmp_path / "ddp.pt")
+    init, _ = _tiny()
+    moved = 0.0
+    for name, net in single.nets.items():
+        for k, v in net.state_dict().items():
+            torch.testing.assert_close(ddp[name][k], v, rtol=1e-5, atol=1e-6)
+            moved = max(moved, float((v - init.nets[name].state_dict()[k]).abs().max()))
+    assert moved > 1e-4                                    # the parameters did train
+    assert (tmp_path / "ckpt").exists() and Checkpoint(tmp_path / "ckpt", _tiny()[1]).load()["done"]
