@@ -12,6 +12,9 @@ import sys
 BENCHES = {
     "twin": "s2v_lib.data.twin.bench:bench_twin",
     "prepare": "s2v_lib.data.pipeline:bench_prepare",
+    "distill": "s2v_lib.distill:bench_distill",
+    "composer": "s2v_lib.composer_stage:bench_composer",
+    "eval": "s2v_lib.evaluation:bench_eval",
 }
 
 

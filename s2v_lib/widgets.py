@@ -1,0 +1,89 @@
+"""Interactive demo (notebook 06): pick a test clip or an unseen voice, pick a model, press Generate;
+the generated video plays with its speech beside the ground truth, with what the teachers read
+from the generated face (emotion, nearest seen actor, sex / age group).
+
+    panel = DemoPanel(data, gens, readout=face_readout(ctx, probes))
+    display(panel.widget)
+
+Everything the callbacks need is passed in (generators, readout, video encoder), so tests drive the
+panel without a browser: set .value on the dropdowns and call panel.button.click().
+"""
+import html
+
+import ipywidgets as W
+import numpy as np
+
+from . import metrics as M
+from .errors import UserError
+from .media import video_html
+
+SOURCES = {"test clip": "test", "unseen voice": "unseen"}
+
+
+def face_readout(ctx, probes: dict | None = None):
+    """readout(frames, clip_id) -> {label: text}: emotion teacher, nearest seen actor, probes' sex / age group."""
+    man = ctx.data.manifest.set_index("clip_id")
+
+    def readout(frames, clip_id):
+        picked = [frames[M.frame_positions(len(frames))]]
+        emb = M.clip_embeddings(ctx.identity_teacher, picked)
+        emo = M.emotion_predictions(ctx.emotion_teacher, M.clip_emotion_logits(ctx.emotion_teacher, picked))[0]
+        row = man.loc[clip_id]
+        out = {"emotion (teacher on generated face)": f"{emo} (spoken: {row['emotion']})",
+               "nearest seen actor": f"{ctx.gallery.nearest(emb)[0]} (voice owner: {row['actor']})"}
+        if probes:
+            out["sex (probe)"] = f"{probes['sex'].predict(emb)[0]} (voice owner: {row['sex']})"
+            out["age group (probe)"] = f"{probes['age_group'].predict(emb)[0]} (voice owner: {row['age_group']})"
+        return out
+
+    return readout
+
+
+class DemoPanel:
+    def __init__(self, data, generators: dict, readout=None, encode=video_html, width: int = 192):
+        """generators: model name -> generate_fn(clip_id) -> frames uint8 (T, S, S, 3)."""
+        if not generators:
+            raise UserError("DemoPanel needs at least one model; pass generators={'speech2video': fn, ...}")
+        self.data, self.generators, self.readout, self.encode, self.width = data, generators, readout, encode, width
+        self.source = W.Dropdown(options=list(SOURCES), value="test clip", description="speech")
+        self.clip = W.Dropdown(options=self._clip_options("test clip"), description="clip")
+        self.model = W.Dropdown(options=list(generators), description="model")
+        self.button = W.Button(description="Generate", button_style="primary", icon="play")
+        self.status = W.HTML()
+        self.videos = W.HTML()
+        self.facts = W.HTML()
+        self.last: dict | None = None        # what the last Generate produced (for tests and the curious)
+        self.source.observe(self._on_source, names="value")
+        self.button.on_click(self._on_generate)
+        self.widget = W.VBox([W.HBox([self.source, self.clip]), W.HBox([self.model, self.button]),
+                              self.status, self.videos, self.facts])
+
+    def _clip_options(self, source: str) -> list:
+        clips = self.data.clips(SOURCES[source])
+        return [(f"{r.clip_id} (actor {r.actor}, {r.sex}, {r.age_group}, {r.emotion})", r.clip_id)
+                for r in clips.itertuples()]
+
+    def _on_source(self, change):
+        self.clip.options = self._clip_options(change["new"])
+        self.clip.value = self.clip.options[0][1] if self.clip.options else None
+
+    def _on_generate(self, _button=None):
+        clip_id, model = self.clip.value, self.model.value
+        if clip_id is None:
+            self.status.value = "<b>no clip in this split</b>"
+            return
+        self.status.value = f"generating {html.escape(clip_id)} with {html.escape(model)} ..."
+        try:
+            truth, wav = self.data.load(clip_id)
+            frames = np.asarray(self.generators[model](clip_id))
+            facts = self.readout(frames, clip_id) if self.readout else {}
+        except (UserError, ValueError, KeyError) as e:      # show the message, keep the panel alive
+            self.status.value = f"<b>error:</b> {html.escape(str(e))}"
+            self.last = {"error": str(e)}
+            return
+        self.videos.value = (self.encode(frames, wav, width=self.width, label=f"{model} (generated)")
+                             + self.encode(truth, wav, width=self.width, label="ground truth"))
+        self.facts.value = "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>"
+                                               for k, v in facts.items()) + "</table>"
+        self.status.value = f"{html.escape(model)} on {html.escape(clip_id)}: {len(frames)} frames"
+        self.last = {"clip_id": clip_id, "model": model, "frames": frames, "facts": facts}

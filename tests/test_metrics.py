@@ -1,0 +1,204 @@
+"""Metric conventions, Table 1 assembly, claims verdicts and the unseen-voice study, on a toy dataset
+with stand-in methods (ground truth, noisy / blurred truth, a mean face, another speaker) and teachers."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.ndimage import uniform_filter
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from s2v_lib import evaluation as E
+from s2v_lib import metrics as M
+from s2v_lib.data.dataset import PreparedData
+from s2v_lib.models.syncnet import SyncNet, SyncNetConfig
+from s2v_lib.sync import SyncExpert
+from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared
+
+
+def test_ssim_and_psnr_follow_scikit_image():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    b = np.clip(a + rng.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    ref_ssim = [structural_similarity(x, y, data_range=255, channel_axis=-1) for x, y in zip(a, b)]
+    ref_psnr = [peak_signal_noise_ratio(y, x, data_range=255) for x, y in zip(a, b)]
+    np.testing.assert_allclose(M.ssim_frames(a, b), ref_ssim, rtol=1e-12)
+    np.testing.assert_allclose(M.psnr_frames(a, b), ref_psnr, rtol=1e-12)
+    q = M.clip_quality(a, b)
+    assert q["ssim"] == pytest.approx(np.mean(ref_ssim)) and q["psnr_frame"] == pytest.approx(np.mean(ref_psnr))
+    with pytest.raises(ValueError, match="uint8"):
+        M.ssim_frames(a.astype(np.float32), b)
+
+
+def test_psnr_video_is_sdfas_per_video_convention():
+    ref = np.zeros((2, 8, 8, 3), np.uint8)
+    gen = ref.copy()
+    gen[0] += 1            # MSE 1
+    gen[1] += 10           # MSE 100
+    assert M.psnr_frames(gen, ref).mean() == pytest.approx(np.mean([10 * np.log10(255 ** 2 / m) for m in (1, 100)]))
+    assert M.psnr_video(gen, ref) == pytest.approx(-10 * np.log10(50.5 / 255 ** 2))
+    assert M.psnr_video(gen, ref) < M.psnr_frames(gen, ref).mean()          # Jensen: the conventions differ
+    assert np.isfinite(M.psnr_video(ref, ref)) and np.isfinite(M.psnr_frames(ref, ref)).all()
+
+
+def test_frame_positions_and_gallery_ranks():
+    assert M.frame_positions(50, 5).tolist() == [0, 12, 24, 37, 49]
+    assert M.frame_positions(3, 5).tolist() == [0, 1, 2]
+    g = M.ActorGallery(np.array([7, 8, 9]), np.eye(3))
+    emb = np.array([[1.0, 0, 0], [0.1, 0.2, 0.9]])
+    assert g.ranks(emb, np.array([7, 8])).tolist() == [0, 1]
+    assert g.ranks(emb, np.array([5, 9])).tolist() == [3, 0]     # an actor missing from the gallery: rank A
+    assert g.nearest(emb).tolist() == [7, 9]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = make_toy_prepared(tmp_path_factory.mktemp("toy"), n_actors=5, clips_per_actor=8, n_unseen=1)
+    data = PreparedData(root)
+    id_t, emo_t = ToyIdentityTeacher(), ToyEmotionTeacher()
+    torch.manual_seed(0)
+    ctx = E.EvalContext(data, SyncExpert(SyncNet(SyncNetConfig(width=4))), id_t, emo_t,
+                        M.actor_gallery(id_t, data, "train"))
+    return data, ctx
+
+
+def stand_in_methods(data):
+    test = data.clips("test")
+    mean_face = np.mean([data.load(c)[0].mean(0) for c in data.clips("train")["clip_id"]], 0).astype(np.uint8)
+    # (darkened: on flat toy faces the plain mean face would out-score a blur on SSIM)
+    other = dict(zip(test["clip_id"], np.roll(test["clip_id"].to_numpy(), 2)))   # a clip of another actor
+
+    def noisy(cid, sd=1.0, seed=0):
+        f = data.load(cid)[0].astype(float)
+        return np.clip(f + np.random.default_rng(seed).normal(0, sd, f.shape), 0, 255).astype(np.uint8)
+
+    def blurred(cid, size):
+        return uniform_filter(data.load(cid)[0], size=(1, size, size, 1))
+
+    def fit(frames, n):
+        return np.concatenate([frames, np.repeat(frames[-1:], max(0, n - len(frames)), 0)])[:n]
+
+    return {"ground_truth": lambda c: data.load(c)[0],
+            "SDFA": noisy,
+            "speech2video": {0: lambda c: blurred(c, 3), 1: lambda c: blurred(c, 5)},
+            "S2F+SDFA": lambda c: np.repeat(mean_face[None] // 2, len(data.load(c)[0]), 0),
+            "SDFA(mismatch)": lambda c: fit(data.load(other[c])[0], len(data.load(c)[0]))}
+
+
+@pytest.fixture(scope="module")
+def per_clip(toy):
+    data, ctx = toy
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)          # tiny sync-net convs: one thread is faster, and immune to a busy machine
+    try:
+        return E.evaluate_all(stand_in_methods(data), ctx, data.clips("test")["clip_id"], progress=False)
+    finally:
+        torch.set_num_threads(n)
+
+
+def test_table1_rows_columns_and_orderings(per_clip):
+    t = E.table1(per_clip, n_boot=200)
+    assert t["method"].tolist() == list(E.METHODS)
+    for m in E.METRICS:
+        assert {m, f"{m}_lo", f"{m}_hi"} <= set(t.columns)
+    r = t.set_index("method")
+    gt = r.loc["ground_truth"]
+    assert np.isnan(gt["ssim"]) and np.isnan(gt["identity_top1"]) and np.isfinite(gt["confidence"])
+    assert r.loc["SDFA", "ssim"] > r.loc["speech2video", "ssim"] > r.loc["S2F+SDFA", "ssim"]
+    assert r.loc["SDFA", "psnr_frame"] > r.loc["S2F+SDFA", "psnr_frame"]
+    assert r.loc["SDFA", "identity_top1"] == 1.0 and r.loc["SDFA(mismatch)", "identity_top1"] == 0.0
+    assert r.loc["SDFA", "emotion_acc"] == 1.0
+    assert r.loc["speech2video", "n_seeds"] == 2 and np.isfinite(r.loc["speech2video", "ssim_seed_sd"])
+    assert np.isnan(r.loc["SDFA", "ssim_seed_sd"])
+    for m in ("ssim", "psnr_frame", "confidence"):
+        ok = r[m].notna()
+        assert (r.loc[ok, f"{m}_lo"] <= r.loc[ok, m]).all() and (r.loc[ok, m] <= r.loc[ok, f"{m}_hi"]).all()
+    curves = E.mean_dist_curves(per_clip)
+    assert set(curves["offset"]) == set(range(-15, 16)) and curves["method"].nunique() == 5
+
+
+def test_claims_verdicts_come_from_the_numbers(per_clip):
+    claims = E.claims_table(per_clip, None, "toy")
+    by = claims.set_index("statement")
+    assert by.loc["SDFA > speech2video on SSIM", "verdict"] == "holds"
+    assert by.loc["speech2video > S2F+SDFA on SSIM", "verdict"] == "holds"
+    assert by.loc["unseen voices: sex preserved (agreement above chance)", "verdict"] == "inconclusive"
+    # swap two methods: the same claim must now fail
+    swapped = per_clip.replace({"method": {"SDFA": "S2F+SDFA", "S2F+SDFA": "SDFA"}})
+    by2 = E.claims_table(swapped, None, "toy").set_index("statement")
+    assert by2.loc["SDFA > speech2video on SSIM", "verdict"] == "does not hold"
+    unseen = {"sex_agreement_speech2video": {"mean": 0.9, "lo": 0.8, "hi": 1.0},
+              "sex_chance_speech2video": {"mean": 0.5, "lo": 0.5, "hi": 0.5},
+              "n_clips": {"mean": 12.0, "lo": 12.0, "hi": 12.0}}
+    c4 = E.check_claim(E.paper_claims()[-3], per_clip, unseen)
+    assert c4["verdict"] == "holds" and c4["n"] == 12
+
+
+def test_equivalence_and_chance_rules():
+    assert E._verdict_equivalent(-0.01, 0.01, 0.02) == "holds"
+    assert E._verdict_equivalent(0.03, 0.05, 0.02) == "does not hold"
+    assert E._verdict_equivalent(-0.01, 0.05, 0.02) == "inconclusive"
+    assert E._verdict_greater(0.1, 0.2) == "holds" and E._verdict_greater(-0.2, -0.1) == "does not hold"
+    assert E.chance_level(["a", "a", "b", "c"]) == 0.5
+    assert E.independence_chance(["M", "M", "F", "F"], ["M", "M", "M", "M"]) == pytest.approx(0.5)
+    m, lo, hi = E.cluster_bootstrap_ci([1, 1, 1, 0, 0, 0], [1, 1, 1, 2, 2, 2], n=200)
+    assert m == 0.5 and lo == 0.0 and hi == 1.0        # two actors: the interval is honest about it
+
+
+def test_written_results(per_clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(E, "results_dir", lambda p: tmp_path / p)
+    t = E.table1(per_clip, n_boot=100)
+    paths = E.write_table1(t, per_clip, "smoke", E.dataset_label("synthetic"), [0, 1])
+    csv = pd.read_csv(paths["table1.csv"])
+    assert csv["method"].tolist() == ["speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "ground_truth"]
+    md = paths["table1.md"].read_text()
+    assert "CREMA-D twin (synthetic; not the paper's data)" in md and "profile `smoke`" in md
+    assert "SSIM CREMA-D" in md and "0.7050" in md and "data_range=255" in md   # the paper's numbers, labelled
+    claims = E.write_claims("smoke", "toy", unseen=None)                        # reads per_clip_metrics.csv back
+    assert len(claims) == len(E.paper_claims())
+    text = (tmp_path / "smoke" / "claims.md").read_text()
+    assert text.count("| 1 |") == 12 and "**holds**" in text
+
+
+def test_unseen_voice_study_summary(toy, tmp_path, monkeypatch):
+    data, ctx = toy
+    probes = E.fit_demographic_probes(ctx.identity_teacher, data)
+    assert set(probes["age_group"].classes_) == set(data.clips("train")["age_group"])
+    gens = {"speech2video": lambda c: data.load(c)[0], "S2F+SDFA": lambda c: data.load(c)[0][::-1].copy()}
+    per_clip, summary = E.unseen_voice_study(ctx, gens, probes, progress=False)
+    assert set(per_clip["method"]) == {"real", "speech2video", "S2F+SDFA"}
+    for key in ("sex_agreement_speech2video", "age_group_agreement_speech2video", "sex_agreement_s2f_sdfa",
+                "age_group_agreement_s2f_sdfa", "sex_agreement_real", "sex_chance_speech2video"):
+        v = summary[key]
+        assert set(v) == {"mean", "lo", "hi"} and 0 <= v["lo"] <= v["mean"] <= v["hi"] <= 1
+    # the generated face here is the real one: agreement must equal the real faces'
+    assert summary["sex_agreement_speech2video"] == summary["sex_agreement_real"]
+    monkeypatch.setattr(E, "results_dir", lambda p: tmp_path / p)
+    E.write_unseen("smoke", per_clip, summary)
+    assert json.loads((tmp_path / "smoke" / "unseen_voice.json").read_text())["n_clips"]["mean"] == 8
+
+
+def test_bench_eval_reports_both_rates():
+    out = E.bench_eval("smoke", n_clips=2, n_frames=12)
+    assert out["sync_clips_per_s"] > 0 and out["metrics_clips_per_s"] > 0 and out["eval_frame_size"] == 48
+
+
+def test_figures_have_the_papers_layout_and_reproducible_bytes(toy, tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from s2v_lib import plots
+    from s2v_lib.figures import save_png_pdf
+    data, _ = toy
+    gens = stand_in_methods(data)
+    ids = E.pick_utterances(data, 2)
+    assert len({data.manifest.set_index("clip_id").at[c, "actor"] for c in ids}) == 2
+    ex = E.figure3_examples(data, gens, ids)
+    assert list(ex[0]["rows"]) == ["Ground truth", "SDFA", "S2F+SDFA", "speech2video"]
+    fig = plots.figure3(ex, n_cols=4)
+    assert sum(len(sf.axes) for sf in fig.subfigs) == 2 * 4 * 4
+    a = save_png_pdf(fig, tmp_path / "a" / "fig3")
+    b = save_png_pdf(plots.figure3(ex, n_cols=4), tmp_path / "b" / "fig3")
+    assert [p.name for p in a] == ["fig3.png", "fig3.pdf"] and a[0].read_bytes() == b[0].read_bytes()
+    fig4 = plots.figure4(E.figure4_examples(data, gens["SDFA"]))
+    assert sum(len(sf.axes) for sf in fig4.subfigs) == 2 * 6        # one unseen actor: real + generated rows
