@@ -198,7 +198,7 @@ def teacher_configs(profile: Profile, seed: int = 0) -> dict:
     from .models.identity_teacher import IdentityNetConfig
     faces = face_set_config(profile, seed)
     n_train_ids = faces.n_identities - int(round(faces.heldout_fraction * faces.n_identities))
-    id_epochs, emo_epochs = {"smoke": (6, 15), "cpu": (6, 15), "gpu": (20, 20), "paper": (100, 100)}[profile.scale]
+    id_epochs, emo_epochs = {"smoke": (3, 6), "cpu": (6, 15), "gpu": (20, 20), "paper": (100, 100)}[profile.scale]
     return {
         "identity": {"faces": asdict(faces), "net": asdict(IdentityNetConfig(n_classes=n_train_ids)),
                      "train": asdict(TeacherTrainConfig(epochs=id_epochs)), "seed": seed},

@@ -50,7 +50,7 @@ def face_set_config(profile, seed: int = 0) -> FaceSetConfig:
     """Size of the face set for a profile (CPU budget: generation takes ~30 s of the cpu profile's 6 min)."""
     from .prepare import PrepareConfig
     from .twin.synth import canvas_size
-    n_ids, per_emotion = {"smoke": (60, 4), "cpu": (300, 4), "gpu": (1200, 6), "paper": (1200, 6)}[profile.scale]
+    n_ids, per_emotion = {"smoke": (40, 3), "cpu": (300, 4), "gpu": (1200, 6), "paper": (1200, 6)}[profile.scale]
     return FaceSetConfig(n_identities=n_ids, frames_per_emotion=per_emotion, size=profile.frame_size,
                          render_size=canvas_size(profile), crop_scale=PrepareConfig(profile.frame_size).crop_scale,
                          seed=seed)

@@ -26,8 +26,8 @@ def _write_av(path, frames, wav, fps, sr, vcodec, vopts=None, bit_rate=None, tri
         with av.open(str(tmp), mode="w") as c:
             vs = c.add_stream(vcodec, rate=fps)
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-            if vopts:
-                vs.options = vopts
+            # one encoder thread, also in the generic options: threaded x264 is not bit-reproducible
+            vs.options = {**(vopts or {}), "threads": "1"}
             if bit_rate:
                 vs.bit_rate = bit_rate
             vs.codec_context.thread_count = 1          # deterministic and we parallelise over clips
