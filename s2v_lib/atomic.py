@@ -17,6 +17,9 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent,
                                suffix=path.suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; results and figures are meant to be shared
     try:
         yield Path(tmp)
         os.replace(tmp, path)
