@@ -174,13 +174,11 @@ def run_jobs(root: Path, jobs: list, workers: int, progress: bool = True, desc: 
     args = [(str(root), job, only) for job, only in jobs]
     total = 0
     with tqdm(total=len(args), desc=desc, unit="clip", disable=not progress) as bar:
-        if workers <= 1 or len(args) <= 1:
-            for a in args:
-                total += _run_job(a)[1]
-                bar.update()
-        else:
+        if args:
+            # always in spawned workers, even for one: the clips must not depend on the calling process's
+            # state (threads, libraries loaded by earlier work); the in-process path was not bit-stable
             import multiprocessing as mp
-            with mp.get_context("spawn").Pool(min(workers, len(args)), initializer=_init_worker) as pool:
+            with mp.get_context("spawn").Pool(max(1, min(workers, len(args))), initializer=_init_worker) as pool:
                 for _, n in pool.imap_unordered(_run_job, args, chunksize=1):
                     total += n
                     bar.update()
