@@ -9,12 +9,12 @@ features.speech_features() chains the first three (all cached); notebook 03 show
 Training sees the train split only; val gives the curves; test (seen actors) and unseen actors are
 evaluated. Everything is seeded; checkpoints are keyed by config hash and resume after a kill.
 """
+import contextlib
 import dataclasses
 import hashlib
-import json
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,11 +24,11 @@ from tqdm.auto import tqdm
 
 from . import audio as audio_features
 from .config import Profile, get_profile
-from .models.cpc import CPC, CPCConfig, frame_features, infonce_loss, pool_to_frames, context
+from .models.cpc import CPC, CPCConfig, context, infonce_loss, pool_to_frames
 from .models.students import StudentConfig, Students, students_loss
 from .paths import checkpoint_dir
 from .stats import ci_dict, paired_bootstrap
-from .train.checkpoint import Checkpoint, config_hash
+from .train.checkpoint import Checkpoint
 
 
 @dataclass
@@ -77,6 +77,18 @@ def sample_crops(audios: list, n: int, length: int, rng: np.random.Generator) ->
             s = rng.integers(0, len(a) - length + 1)
             out[i] = a[s: s + length]
     return out
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    """Run a loop of tiny ops (the students' MLPs) on at most n threads (on a busy 2-core machine we
+    measured 277 ms per student step on 2 threads against 7 ms on one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(n, before))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _lr_at(step: int, cfg: CPCConfig, warmup: int = 50) -> float:
@@ -183,6 +195,15 @@ def clip_inputs(data, cpc: CPC, id_teacher, emo_teacher, k_frames: int = 5, seed
     cpc.eval()
     ids = list(data.manifest["clip_id"])
     out = {"clip_id": ids, "c": [], "w_last": [], "w_mean": [], "logmel": [], "nu_teacher": [], "mu_teacher": []}
+    with _threads(1 if next(cpc.parameters()).device.type == "cpu" else torch.get_num_threads()):
+        _clip_pass(data, ids, cpc, id_teacher, emo_teacher, k_frames, seed, out, progress)
+    for k in ("w_last", "w_mean", "logmel", "nu_teacher", "mu_teacher"):
+        out[k] = torch.stack(out[k]).float()
+    return out
+
+
+def _clip_pass(data, ids, cpc, id_teacher, emo_teacher, k_frames, seed, out, progress):
+    """One clip at a time (batch-1 ops run best on one thread; padding clips into batches would change c_t)."""
     for cid in tqdm(ids, desc="speech features + teacher targets", disable=not progress, leave=False):
         frames, audio = data.load(cid)
         T = len(frames)
@@ -195,9 +216,6 @@ def clip_inputs(data, cpc: CPC, id_teacher, emo_teacher, k_frames: int = 5, seed
         out["nu_teacher"].append(id_teacher.embed(_to_input(frames[:1], _teacher_device(id_teacher)))[0].cpu())
         emo = emo_teacher.features(_to_input(frames[idx], _teacher_device(emo_teacher)))
         out["mu_teacher"].append(emo.mean(0).cpu())
-    for k in ("w_last", "w_mean", "logmel", "nu_teacher", "mu_teacher"):
-        out[k] = torch.stack(out[k]).float()
-    return out
 
 
 # ---------------------------------------------------------------- students -----------------------------------
@@ -243,36 +261,38 @@ def train_students(profile, name: str, w: torch.Tensor, nu_teacher: torch.Tensor
         torch.set_rng_state(state["torch_rng"])
         start = state["epoch"]
     W, NU, MU = w.to(device), nu_teacher.to(device), mu_teacher.to(device)
-    for epoch in tqdm(range(start, cfg.epochs), desc=f"students ({name})", disable=not progress,
-                      initial=start, total=cfg.epochs, leave=False):
-        model.train()
-        order = tr[rng.permutation(len(tr))]
-        losses = []
-        for i in range(0, len(order), cfg.batch_size):
-            b = torch.from_numpy(order[i: i + cfg.batch_size]).to(device)
-            nu, mu = model(W[b])
-            loss, _ = students_loss(nu, mu, NU[b], MU[b], emotion_head, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-        model.eval()
-        with torch.no_grad():
-            v = torch.from_numpy(va if len(va) else tr).to(device)
-            nu, mu = model(W[v])
-            vloss, parts = students_loss(nu, mu, NU[v], MU[v], emotion_head, cfg)
-            id_cos = F.cosine_similarity(nu, NU[v], dim=-1).mean()
-            agree = (emotion_head(mu).argmax(-1) == emotion_head(MU[v]).argmax(-1)).float().mean()
-        hist["epoch"].append(epoch)
-        hist["train_loss"].append(float(np.mean(losses)))
-        hist["val_loss"].append(float(vloss))
-        hist["val_parts"].append(parts)
-        hist["val_id_cos"].append(float(id_cos))
-        hist["val_emo_agree"].append(float(agree))
-        done = epoch + 1 == cfg.epochs
-        if done or (epoch + 1) % save_every == 0:
-            ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1, "history": hist,
-                       "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}, done=done)
+    # one thread: with 2 on a busy 2-core machine every small matmul waits for the other core
+    with _threads(1 if device == "cpu" else torch.get_num_threads()):
+        for epoch in tqdm(range(start, cfg.epochs), desc=f"students ({name})", disable=not progress,
+                          initial=start, total=cfg.epochs, leave=False):
+            model.train()
+            order = tr[rng.permutation(len(tr))]
+            losses = []
+            for i in range(0, len(order), cfg.batch_size):
+                b = torch.from_numpy(order[i: i + cfg.batch_size]).to(device)
+                nu, mu = model(W[b])
+                loss, _ = students_loss(nu, mu, NU[b], MU[b], emotion_head, cfg)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+            model.eval()
+            with torch.no_grad():
+                v = torch.from_numpy(va if len(va) else tr).to(device)
+                nu, mu = model(W[v])
+                vloss, parts = students_loss(nu, mu, NU[v], MU[v], emotion_head, cfg)
+                id_cos = F.cosine_similarity(nu, NU[v], dim=-1).mean()
+                agree = (emotion_head(mu).argmax(-1) == emotion_head(MU[v]).argmax(-1)).float().mean()
+            hist["epoch"].append(epoch)
+            hist["train_loss"].append(float(np.mean(losses)))
+            hist["val_loss"].append(float(vloss))
+            hist["val_parts"].append(parts)
+            hist["val_id_cos"].append(float(id_cos))
+            hist["val_emo_agree"].append(float(agree))
+            done = epoch + 1 == cfg.epochs
+            if done or (epoch + 1) % save_every == 0:
+                ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1, "history": hist,
+                           "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}, done=done)
     return model.eval(), hist
 
 
@@ -684,7 +704,8 @@ def bench_distill(profile_name: str) -> dict:
         loss.backward()
         sopt.step()
 
-    ds = timed(student_step, 50)
+    with _threads(1 if device == "cpu" else torch.get_num_threads()):   # as train_students runs
+        ds = timed(student_step, 50)
     return {"cpc_train_samples_per_s": round(cfg.batch_size / dt, 2),
             "cpc_train_audio_s_per_s": round(cfg.batch_size * cfg.crop_samples / 16000 / dt, 2),
             "cpc_train_step_s": round(dt, 4), "cpc_steps": cfg.steps,

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 
-import numpy as np
 import torch
 
 from . import distill
