@@ -157,7 +157,7 @@ def test_students_loss_eq2_terms():
     loss, parts = students_loss(nu, mu, nu_t, mu_t, head, cfg)
     l2 = (F.normalize(nu, dim=-1) - F.normalize(nu_t, dim=-1)).pow(2).sum(-1).mean()
     assert parts["l2_id"] == pytest.approx(0.025 * float(l2), rel=1e-5)
-    assert parts["kd_emo"] == pytest.approx(float(l_distill(head(mu), head(mu_t)).detach()), rel=1e-5)
+    assert parts["kd_emo"] == pytest.approx(float(l_distill(head(mu), head(mu_t), cfg.kd_direction).detach()), rel=1e-5)
     assert float(loss.detach()) == pytest.approx(sum(parts.values()), rel=1e-5)
     # identical student and teacher: the L2 terms vanish
     _, same = students_loss(nu_t, mu_t, nu_t, mu_t, head, cfg)
@@ -233,7 +233,8 @@ def test_speech_features_cache_reuse_and_report(tiny_data, tmp_cache, tmp_path, 
                 "emotion_acc_seen_logmel"):
         assert set(js[key]) == {"mean", "lo", "hi"}, key
         assert 0 <= js[key]["lo"] <= js[key]["mean"] <= js[key]["hi"] <= 1, key
-    assert js["kd_direction"] == "as_written"
+    assert js["kd_direction"] == "standard"
+    assert set(js["emotion_acc_seen_kd_as_written"]) == {"mean", "lo", "hi"}   # the other reading, beside it
     assert js["dims"]["nu"] == 16 and js["dims"]["mu"] == 8 and js["dims"]["c"] == 16
     assert js["identity_top5_seen"]["mean"] == 1.0           # 3 seen actors: the true one is always in the top 5
     assert report["confusion"].to_numpy().sum() == (tiny_data.manifest["split"] == "test").sum()
