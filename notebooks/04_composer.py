@@ -43,6 +43,14 @@
 #   whole frame, so the mouth is supervised through it and through $D_{sync}$.
 # * Eq. (10) sums pixel losses over the frame; our losses are means, so Eq. (8) and (9) carry
 #   weights (`w_sim`, `w_grad`) that put them on the scale of the adversarial terms.
+# * **Not in the paper: a reconstruction warm-up.** Each model's objective puts a pixel loss on one
+#   half of the frame only (speech2video the upper, SDFA the lower) and leaves the other half to its
+#   discriminators. From scratch, on a CPU budget of a few hundred adversarial steps, they paint that
+#   half with noise (in our development runs at 800 steps the lower face of speech2video was a smear
+#   of colours and SDFA's upper face a speckle). So every model (speech2video, SDFA, S2F+SDFA alike)
+#   first trains its generator alone on full-frame L1 for `cs.WARMUP[scale]` steps (a quarter of the
+#   cost of an adversarial step each), then on its own objective for `cs.STEPS[scale]` steps. The
+#   `paper` profile keeps no warm-up; `train_model(..., warmup=0)` turns it off anywhere.
 # * The branch's own maps are concatenated into the generator; the 1x1-aligned maps $\tilde\nu$ are
 #   what $D_{ID}$ judges. At test time the composer reads speech only: $c_t$ from CPC, $\nu$, $\mu$
 #   from the students.
@@ -89,7 +97,8 @@ device = resolve_device(DEVICE)
 seed_everything(SEED)
 FIG_DIR, RES_DIR = figures_dir(profile.name), results_dir(profile.name)
 print(f"profile {profile.name} ({profile.frame_size}px) on {device}; "
-      f"{cs.STEPS[profile.scale]} steps per model, voice encoder {cs.VOICE_STEPS[profile.scale]} steps")
+      f"{cs.WARMUP[profile.scale]} warm-up + {cs.STEPS[profile.scale]} adversarial steps per model, "
+      f"voice encoder {cs.VOICE_STEPS[profile.scale]} steps")
 
 # %% [markdown]
 # ## Inputs: the prepared clips, the speech features of stage 1, the identity teacher
@@ -126,8 +135,9 @@ display(cs.config_table(models["speech2video"]).set_index("key").T)
 
 # %% [markdown]
 # ## Loss curves
-# The generator's full-frame L1 to the real frames (`l1_full`, logged, not optimised directly), the
-# reconstruction terms each model optimises, and the discriminators' losses.
+# The generator's full-frame L1 to the real frames (`l1_full`: the loss of the warm-up steps, then
+# logged only), the reconstruction terms each model optimises, and the discriminators' losses. The
+# dotted line marks the end of the warm-up.
 
 # %%
 curves = pd.concat([m.history.assign(model=name) for name, m in models.items()], ignore_index=True)
@@ -141,6 +151,7 @@ for ax, (cols, title) in zip(axes.flat, panels):
     long = curves.melt(id_vars=["step", "model"], value_vars=[c for c in cols if c in curves], var_name="term")
     long = long.dropna()
     sns.lineplot(data=long, x="step", y="value", hue="model", style="term" if len(cols) > 1 else None, ax=ax)
+    ax.axvline(cs.WARMUP[profile.scale], color="grey", ls=":", lw=1)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
 fig.tight_layout()
@@ -153,7 +164,9 @@ for name, m in models.items():
     k = max(1, len(h) // 5)
     first, last = h["l1_full"].head(k).mean(), h["l1_full"].tail(k).mean()
     print(f"{name:13s} full-frame L1: first {first:.4f} -> last {last:.4f}")
-    assert np.isfinite(h.drop(columns="step").to_numpy()).all(), name
+    adversarial = h[h["warmup"].isna()] if "warmup" in h else h     # warm-up rows log no D losses
+    assert np.isfinite(adversarial.drop(columns=["step", "warmup"], errors="ignore").to_numpy()).all(), name
+    assert np.isfinite(h["l1_full"]).all(), name
     assert last < first, f"{name}: the reconstruction did not improve"
 
 # %% [markdown]
@@ -211,9 +224,9 @@ display(summary.round(4))
 # features from speech.
 
 # %%
-short = max(10, cs.STEPS[profile.scale] // 4)
+short, short_warmup = max(10, cs.STEPS[profile.scale] // 4), cs.WARMUP[profile.scale] // 4
 ablation = {src: cs.train_model("speech2video", profile, data, features, id_teacher, device, SEED, FORCE_RETRAIN,
-                                feature_source=src, steps=short, tag="short", progress=False)
+                                feature_source=src, steps=short, warmup=short_warmup, tag="short", progress=False)
             for src in cs.FEATURE_SOURCES}
 abl = pd.concat([cs.quick_scores(m, data, test_ids, features, id_teacher).assign(trained_on=src)
                  for src, m in ablation.items()])
@@ -221,7 +234,7 @@ abl_summary = abl.groupby("trained_on")[["l1", "psnr", "id_cos"]].agg(["mean", "
 display(abl_summary.round(4))
 from s2v_lib.atomic import write_csv
 write_csv(RES_DIR / "composer_feature_source_ablation.csv", abl)
-print(f"{short} steps each; test inputs: the students' features in both rows")
+print(f"{short_warmup} warm-up + {short} adversarial steps each; test inputs: the students' features in both rows")
 
 # %% [markdown]
 # ## SDFA(mismatch): the pairing

@@ -32,6 +32,12 @@ FEATURE_SOURCES = ("student", "teacher")
 # steps per scale: sized so that the three models train in ~1.5 min (smoke, 48 px) and ~30 min
 # (cpu, 64 px) on 2 cores; gpu / paper scale up.
 STEPS = {"smoke": 40, "cpu": 800, "gpu": 6000, "paper": 40000}
+# Reconstruction warm-up before those steps (speech2video, SDFA, S2F+SDFA alike): the generator alone
+# on full-frame L1. Each model's own objective leaves half the frame to its discriminators (speech2video:
+# the lower half; SDFA: the upper half), and from scratch on a CPU budget the adversarial terms paint that
+# half with noise (notebook 04 shows it); a warm-up step costs about a quarter of an adversarial one.
+# Not in the paper; "paper" keeps 0.
+WARMUP = {"smoke": 20, "cpu": 1000, "gpu": 1000, "paper": 0}
 VOICE_STEPS = {"smoke": 30, "cpu": 400, "gpu": 2000, "paper": 10000}
 
 
@@ -54,10 +60,12 @@ class Speech2VideoConfig:
     lr_d_fr: float = 1e-4
     lr_d_sync: float = 1e-5       # the "naturalness discriminator" (DESIGN 10.4)
     w_adv: float = 1.0
+    w_id: float = 1.0             # D_ID's share of the adversarial term (Eq. 7)
     w_sim: float = 100.0          # eq. (10) sums eq. (8) over pixels; our losses are means, so weighted
     w_grad: float = 100.0
     sim_half: str = "upper"       # DESIGN 10.2: "upper" (nose up, the text) or "lower" (eq. 8's index set)
     feature_source: str = "student"   # nu, mu at training time: the students' outputs or the teachers' targets
+    warmup_steps: int = 0         # first steps: generator alone on full-frame L1 (WARMUP above)
     data_key: str = ""
 
 
@@ -73,6 +81,7 @@ class SDFATrainConfig:
     w_l1: float = 100.0           # mouth-half L1, weighted like w_sim above (SDFA: reconstruction dominates)
     l1_half: str = "lower"        # SDFA's mouth half; "full" is an option for short budgets
     voice_key: str = ""           # S2F+SDFA: the voice encoder's checkpoint hash
+    warmup_steps: int = 0         # first steps: generator alone on full-frame L1 (WARMUP above)
     data_key: str = ""
 
 
@@ -122,8 +131,21 @@ class Speech2VideoTask:
         lrs = {"G": cfg.lr_g, "D_id": cfg.lr_d_id, "D_fr": cfg.lr_d_fr, "D_sync": cfg.lr_d_sync}
         self.optims = {k: torch.optim.RMSprop(self.nets[k].parameters(), lr=lr) for k, lr in lrs.items()}
 
+    def warmup_step(self, batch, ctx):
+        with ctx.autocast():
+            fake_seq, inflated = self.nets["G"](batch["c"], batch["nu"], batch["mu"])
+        l1 = (fake_seq.float() - batch["frames"]).abs().mean()
+        # the alignment convs get a zero gradient, so DDP sees every parameter used
+        loss = l1 + 0.0 * sum(m.float().mean() for m in inflated)
+        self.optims["G"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optims["G"].step()
+        return {"loss_G": l1.item(), "l1_full": l1.item(), "warmup": 1.0}
+
     def train_step(self, batch, ctx):
         cfg, n = self.cfg, self.nets
+        if ctx.step < cfg.warmup_steps:
+            return self.warmup_step(batch, ctx)
         real = _flat(batch["frames"])
         c, c_shift = _flat(batch["c"]), _flat(batch["c_shift"])
         with torch.no_grad():
@@ -155,7 +177,7 @@ class Speech2VideoTask:
             adv_sync = losses.lsgan_g(raw(n["D_sync"])(c, fake))
         sim = losses.half_frame_l1(fake, real, cfg.sim_half)
         grad = losses.gradient_loss(fake, real)
-        loss_g = cfg.w_adv * (adv_id + adv_fr + adv_sync) + cfg.w_sim * sim + cfg.w_grad * grad
+        loss_g = cfg.w_adv * (cfg.w_id * adv_id + adv_fr + adv_sync) + cfg.w_sim * sim + cfg.w_grad * grad
         self.optims["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optims["G"].step()
@@ -188,8 +210,19 @@ class SDFATask:
             return G(batch["audio"], face_vec=batch["face_vec"], generator=generator)
         return G(batch["audio"], still=batch["still"], generator=generator)
 
+    def warmup_step(self, batch, ctx):
+        with ctx.autocast():
+            fake_seq = self.generate(self.nets["G"], batch, ctx.generator)
+        l1 = (fake_seq.float() - batch["frames"]).abs().mean()
+        self.optims["G"].zero_grad(set_to_none=True)
+        l1.backward()
+        self.optims["G"].step()
+        return {"loss_G": l1.item(), "l1_full": l1.item(), "warmup": 1.0}
+
     def train_step(self, batch, ctx):
         cfg, n = self.cfg, self.nets
+        if ctx.step < cfg.warmup_steps:
+            return self.warmup_step(batch, ctx)
         real_seq, audio = batch["frames"], batch["audio"]
         t = real_seq.shape[1]
         real = _flat(real_seq)
@@ -325,19 +358,30 @@ def _teacher_channels(teacher, frame_size: int, device) -> tuple:
     return tuple(int(m.shape[1]) for m in maps)
 
 
+def _steps(scale: str, steps, warmup) -> tuple[int, int]:
+    """(total loop steps, warm-up steps): the profile's, or `steps` adversarial steps with no warm-up
+    unless `warmup` says otherwise."""
+    w = warmup if warmup is not None else (WARMUP[scale] if steps is None else 0)
+    return (steps if steps is not None else STEPS[scale]) + w, w
+
+
 def speech2video_config(profile: Profile, c_dim: int, nu_dim: int, mu_dim: int, teacher_channels,
-                        seed=0, steps=None, data_key="", **overrides) -> Speech2VideoConfig:
+                        seed=0, steps=None, data_key="", warmup=None, **overrides) -> Speech2VideoConfig:
     ch = overrides.pop("ch", 64 if profile.scale in ("gpu", "paper") else 32)
     model = ComposerConfig(frame_size=profile.frame_size, c_dim=c_dim, nu_dim=nu_dim, mu_dim=mu_dim,
-                           teacher_channels=tuple(teacher_channels), ch=ch, id_ch=ch)
-    return Speech2VideoConfig(model=model, loop=loop_for_scale(profile.scale, seed, steps),
+                           teacher_channels=tuple(teacher_channels), ch=ch, id_ch=ch,
+                           output=overrides.pop("output", "linear"))
+    total, w = _steps(profile.scale, steps, warmup)
+    return Speech2VideoConfig(model=model, loop=loop_for_scale(profile.scale, seed, total), warmup_steps=w,
                               data_key=data_key, **{"d_ch": ch // 2, **overrides})
 
 
-def sdfa_config(profile: Profile, seed=0, steps=None, data_key="", id_from_vector=0, **overrides) -> SDFATrainConfig:
+def sdfa_config(profile: Profile, seed=0, steps=None, data_key="", id_from_vector=0, warmup=None,
+                **overrides) -> SDFATrainConfig:
     ch = overrides.pop("ch", 64 if profile.scale in ("gpu", "paper") else 32)
     model = SDFAConfig(frame_size=profile.frame_size, ch=ch, id_from_vector=id_from_vector)
-    return SDFATrainConfig(model=model, loop=loop_for_scale(profile.scale, seed, steps),
+    total, w = _steps(profile.scale, steps, warmup)
+    return SDFATrainConfig(model=model, loop=loop_for_scale(profile.scale, seed, total), warmup_steps=w,
                            data_key=data_key, **{"d_ch": ch // 2, **overrides})
 
 
@@ -394,10 +438,12 @@ def voice_face_vectors(encoder, data, ids, device="cpu") -> dict:
 def train_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,
                 force_retrain=False, feature_source="student", steps=None, tag="", progress=True,
                 dataset="synthetic", data_root="", require_done=False, voice_steps=None, loop_overrides=None,
-                **overrides) -> TrainedModel:
+                warmup=None, **overrides) -> TrainedModel:
     """Train (or resume, or load when finished) one of MODELS. Logs to results/<profile>/train_<run>.csv,
     the final sample grid to figures/<profile>/samples_<run>.png, the checkpoint to the cache.
 
+    steps: adversarial steps (default STEPS[scale]); warmup: reconstruction warm-up steps before them
+    (default WARMUP[scale], or 0 when steps is given).
     feature_source (speech2video): where nu, mu come from at training time, "student" (default; what
     the composer sees at test time) or "teacher" (the teachers' targets). tag names a side run.
     overrides: config fields (e.g. ch=16, w_sim=...); loop_overrides: LoopConfig fields (batch_clips=...)."""
@@ -421,7 +467,7 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
         any_f = features[ids[0]]
         cfg = speech2video_config(profile, np.shape(any_f["c"])[1], len(any_f["nu"]), len(any_f["mu"]),
                                   _teacher_channels(teacher, profile.frame_size, device), seed, steps,
-                                  _data_key(data), feature_source=feature_source, **overrides)
+                                  _data_key(data), warmup=warmup, feature_source=feature_source, **overrides)
         cfg.loop = dataclasses.replace(cfg.loop, **(loop_overrides or {}))
         task = Speech2VideoTask(cfg, teacher)
         grid_batch = sample_batch(data, "test", features, seed=seed)
@@ -440,7 +486,7 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
                 clip["face_vec"] = face_vecs[cid]
         cfg = sdfa_config(profile, seed, steps, _data_key(data),
                           id_from_vector=voice.cfg.out_dim if voice is not None else 0,
-                          voice_key=voice_key, **overrides)
+                          voice_key=voice_key, warmup=warmup, **overrides)
         cfg.loop = dataclasses.replace(cfg.loop, **(loop_overrides or {}))
         task = SDFATask(cfg)
         grid_batch = sample_batch(data, "test", None, face_vecs=face_vecs, seed=seed)
@@ -614,10 +660,12 @@ def bench_composer(profile_name: str) -> dict:
               "nu": rng.standard_normal(nu_dim).astype(np.float32), "mu": rng.standard_normal(mu_dim).astype(np.float32),
               "face_vec": rng.standard_normal(nu_dim).astype(np.float32)} for _ in range(8)]
     bank = ClipBank(clips)
+    # warmup=0: time the adversarial steps (a reconstruction warm-up step costs far less)
     tasks = {"speech2video": Speech2VideoTask(speech2video_config(profile, c_dim, nu_dim, mu_dim,
-                                                                  _teacher_channels(Teacher, size, device)), Teacher),
-             "sdfa": SDFATask(sdfa_config(profile)),
-             "s2f_sdfa": SDFATask(sdfa_config(profile, id_from_vector=nu_dim))}
+                                                                  _teacher_channels(Teacher, size, device), warmup=0),
+                                              Teacher),
+             "sdfa": SDFATask(sdfa_config(profile, warmup=0)),
+             "s2f_sdfa": SDFATask(sdfa_config(profile, id_from_vector=nu_dim, warmup=0))}
     out = {}
     from .train.loop import StepContext, to_device
     for name, task in tasks.items():
@@ -625,7 +673,7 @@ def bench_composer(profile_name: str) -> dict:
             net.to(device).train()
         sampler = WindowSampler(bank, task.cfg.loop, vector_keys=("nu", "mu", "face_vec"))
         ctx = StepContext(device, device == "cuda", 0)
-        task.train_step(to_device(sampler.sample(0), device), ctx.at(0))          # warm-up
+        task.train_step(to_device(sampler.sample(0), device), ctx.at(0))          # first step: allocations
         n_steps = 3 if device == "cpu" else 10
         t0 = time.perf_counter()
         for s in range(1, n_steps + 1):

@@ -16,7 +16,7 @@ from s2v_lib.models.identity_teacher import IdentityNet, IdentityNetConfig
 from s2v_lib.models.s2f import VoiceEncoder, VoiceEncoderConfig
 from s2v_lib.models.sdfa import RawAudioEncoder, SDFAConfig, SDFAGenerator
 from s2v_lib.train.checkpoint import Checkpoint
-from s2v_lib.train.loop import ClipBank, LoopConfig, WindowSampler, audio_window_array, train
+from s2v_lib.train.loop import ClipBank, LoopConfig, StepContext, WindowSampler, audio_window_array, train
 
 from toy_av import make_toy_prepared
 
@@ -66,7 +66,10 @@ def test_composer_and_discriminator_shapes(size):
     g = Composer(cfg)
     frames, maps = g(torch.randn(2, 3, C_DIM), torch.randn(2, NU_DIM), torch.randn(2, MU_DIM))
     assert frames.shape == (2, 3, 3, size, size)
-    assert 0 <= frames.min() and frames.max() <= 1
+    with torch.no_grad():                                   # at test time the linear output is clamped to [0, 1]
+        shown = g.eval()(torch.randn(2, 3, C_DIM), torch.randn(2, NU_DIM), torch.randn(2, MU_DIM))[0]
+    g.train()
+    assert 0 <= shown.min() and shown.max() <= 1 and shown.shape == frames.shape
     assert [tuple(m.shape) for m in maps] == [(2, 16, size // 8, size // 8), (2, 8, size // 4, size // 4),
                                               (2, 8, size // 2, size // 2)]
     assert g(torch.randn(2, 3, C_DIM), torch.randn(2, NU_DIM), torch.randn(2, MU_DIM), aligned=False)[1] is None
@@ -159,18 +162,18 @@ def test_training_steps_reduce_reconstruction_losses(toy):
     smoke = cs.get_profile("smoke")
     torch.manual_seed(0)
     s2v = cs.Speech2VideoTask(cs.speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
-                                                     cs._teacher_channels(teacher, 48, "cpu"), ch=16), teacher)
+                                                     cs._teacher_channels(teacher, 48, "cpu"), ch=16, warmup=0), teacher)
     batch = WindowSampler(_bank(data, feats), loop).sample(0)
     logs = _steps_on_one_batch(s2v, batch)
     assert logs[-1]["sim_l1"] < logs[0]["sim_l1"]
     assert all(np.isfinite(v) for v in logs[-1].values())
 
-    sdfa = cs.SDFATask(cs.sdfa_config(smoke, ch=16))
+    sdfa = cs.SDFATask(cs.sdfa_config(smoke, ch=16, warmup=0))
     logs = _steps_on_one_batch(sdfa, WindowSampler(_bank(data, None), loop).sample(0))
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
 
     vec = {cid: np.random.default_rng(0).standard_normal(NU_DIM).astype(np.float32) for cid in data.manifest.clip_id}
-    s2f = cs.SDFATask(cs.sdfa_config(smoke, id_from_vector=NU_DIM, ch=16))
+    s2f = cs.SDFATask(cs.sdfa_config(smoke, id_from_vector=NU_DIM, ch=16, warmup=0))
     batch = WindowSampler(_bank(data, None, face_vec=vec), loop, vector_keys=("face_vec",)).sample(0)
     logs = _steps_on_one_batch(s2f, batch)
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
@@ -234,6 +237,34 @@ def test_checkpoint_resume_after_a_kill_matches_an_uninterrupted_run(toy, tmp_pa
     torch.testing.assert_close(task2.nets["G"].state_dict(), task.nets["G"].state_dict())
     with pytest.raises(UserError):                            # load-only of an untrained config
         train(task2, WindowSampler(bank, cfg.loop), cfg.loop, Checkpoint(tmp_path / "c", cfg), require_done=True)
+
+
+def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path):
+    data, feats, teacher = toy
+    torch.manual_seed(0)
+    cfg = cs.speech2video_config(cs.get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=2, warmup=2)
+    cfg.loop.batch_clips, cfg.loop.window, cfg.loop.ckpt_every, cfg.loop.log_every = 2, 2, 2, 1
+    cfg.model.ch = cfg.model.id_ch = cfg.d_ch = 16
+    assert cfg.loop.steps == 4 and cfg.warmup_steps == 2
+    task = cs.Speech2VideoTask(cfg, teacher)
+    d_before = {k: v.clone() for k, v in task.nets["D_fr"].state_dict().items()}
+    g_before = {k: v.clone() for k, v in task.nets["G"].state_dict().items()}
+    sampler = WindowSampler(_bank(data, feats), cfg.loop)
+    with torch.no_grad():
+        l1_before = (task.nets["G"](*(sampler.sample(0)[k] for k in ("c", "nu", "mu")))[0]
+                     - sampler.sample(0)["frames"]).abs().mean()
+    cfg.loop.steps = 2                                         # the warm-up alone
+    hist = train(task, sampler, cfg.loop, Checkpoint(tmp_path / "w", cfg), progress=False)
+    assert (hist["warmup"] == 1).all() and "loss_D_fr" not in hist
+    assert all(torch.equal(v, d_before[k]) for k, v in task.nets["D_fr"].state_dict().items())
+    assert any(not torch.equal(v, g_before[k]) for k, v in task.nets["G"].state_dict().items())
+    assert hist["l1_full"].iloc[0] == pytest.approx(float(l1_before), rel=1e-4)
+    cfg.loop.steps = 4                                         # then the paper's objective
+    task.train_step(sampler.sample(2), StepContext("cpu", False, 0).at(2))
+    assert any(not torch.equal(v, d_before[k]) for k, v in task.nets["D_fr"].state_dict().items())
+    # the profile's default: WARMUP[scale] warm-up steps, none when the adversarial steps are given
+    assert cs._steps("cpu", None, None) == (cs.STEPS["cpu"] + cs.WARMUP["cpu"], cs.WARMUP["cpu"])
+    assert cs._steps("cpu", 7, None) == (7, 0) and cs.WARMUP["paper"] == 0
 
 
 # --- stage functions, generation, MP4 ---------------------------------------------------------------

@@ -11,6 +11,10 @@ the size, then two 1x1 convs (in the last block the second 1x1 gives RGB). Width
 doubles, so the per-frame cost stays small (~12 MMAC per 64 px frame at ch=32). Our choice where the paper is ambiguous: the branch's own maps are concatenated into the
 generator, and the 1x1-aligned maps (nu~) are what D_ID judges; so the alignment convs are needed
 only in training. The identity branch depends on nu alone, so it runs once per clip, not per frame.
+
+Output (not specified by the paper): linear, clamped to [0, 1] only at test time. With a sigmoid, a
+region pushed far out of range early in training stops receiving gradient and stays black; on the cpu
+profile every sigmoid run we tried kept such a blob on the forehead (output="sigmoid" restores it).
 """
 from dataclasses import dataclass
 
@@ -28,6 +32,7 @@ class ComposerConfig:
     ch: int = 32                          # base width
     id_ch: int = 32                       # identity branch width
     c_context: int = 0                    # extra c frames each side (paper: 0, c_t alone)
+    output: str = "linear"                # "linear": 0.5 + x in training, clamped to [0, 1] in eval; or "sigmoid"
 
 
 def up_block(cin: int, cout: int) -> nn.Sequential:
@@ -105,5 +110,9 @@ class Composer(nn.Module):
         h = self.up2(torch.cat([h, maps[0]], 1))
         h = self.up3(torch.cat([h, maps[1]], 1))
         h = self.up4(torch.cat([h, maps[2]], 1))
-        frames = torch.sigmoid(self.to_rgb(h))
+        x = self.to_rgb(h)
+        if self.cfg.output == "sigmoid":
+            frames = torch.sigmoid(x)
+        else:   # no saturation: a pixel pushed out of range still gets the L1 gradient back
+            frames = x + 0.5 if self.training else (x + 0.5).clamp(0, 1)
         return frames.view(b, t, 3, *frames.shape[-2:]), inflated

@@ -167,8 +167,10 @@ class StepContext:
     def __init__(self, device, amp: bool, seed: int):
         self.device, self.amp, self.seed = torch.device(device), amp, seed
         self.generator = torch.Generator(device=self.device)
+        self.step = 0
 
     def at(self, step: int) -> "StepContext":
+        self.step = step
         self.generator.manual_seed(self.seed * 1_000_003 + step)     # noise draws depend on the step only
         return self
 
