@@ -81,8 +81,10 @@ def package_versions() -> dict:
     return out
 
 
-def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=print) -> dict:
-    """Execute notebooks in order; raises UserError at the first failure with notebook, cell, error."""
+def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=print, on_done=None) -> dict:
+    """Execute notebooks in order; raises UserError at the first failure with notebook, cell, error.
+    on_done(durations so far) is called after each notebook (the CLI records provenance there, so a
+    chain that stops later still has the durations of what finished)."""
     import papermill as pm
     durations = {}
     for nb in notebooks:
@@ -99,6 +101,8 @@ def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=
         durations[nb.stem] = round(time.perf_counter() - t0, 1)
         strip_heavy_outputs(out)
         log(f"[{profile}] {nb.name} done in {durations[nb.stem]:.1f} s")
+        if on_done is not None:
+            on_done(dict(durations))
     return durations
 
 
@@ -114,13 +118,17 @@ def reproduce_cli(args) -> int:
     prov_path = results_dir(profile) / "provenance.json"
     previous = json.loads(prov_path.read_text()).get("durations_s", {}) if prov_path.exists() else {}
     t0 = time.perf_counter()
-    durations = run_notebooks(profile, notebooks, parameters, out_dir)
-    merged = {**previous, **durations}
-    write_json(prov_path, {
-        "profile": profile, "parameters": parameters, "git": git_commit(), "packages": package_versions(),
-        "device": device_info(), "durations_s": merged, "this_run_s": round(time.perf_counter() - t0, 1),
-        "chain_total_s": round(sum(merged.values()), 1), "notebooks_run": [p.stem for p in notebooks],
-        "command": " ".join(["python -m s2v_lib reproduce"] + sys.argv[2:]),
-    })
+
+    def record(durations: dict):
+        merged = {**previous, **durations}
+        write_json(prov_path, {
+            "profile": profile, "parameters": parameters, "git": git_commit(), "packages": package_versions(),
+            "device": device_info(), "durations_s": merged, "this_run_s": round(time.perf_counter() - t0, 1),
+            "chain_total_s": round(sum(merged.values()), 1), "notebooks_run": list(durations),
+            "notebooks_asked": [p.stem for p in notebooks], "complete": len(durations) == len(notebooks),
+            "command": " ".join(["python -m s2v_lib reproduce"] + sys.argv[2:]),
+        })
+
+    run_notebooks(profile, notebooks, parameters, out_dir, on_done=record)
     print(f"results in {results_dir(profile)}")
     return 0

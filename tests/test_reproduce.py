@@ -36,10 +36,11 @@ def test_failure_names_notebook_cell_and_error(tmp_path):
     _notebook(tmp_path / "03_never.ipynb", ["open('ran', 'w')"])
     out = tmp_path / "out"
     out.mkdir()
-    logs = []
+    logs, recorded = [], []
     with pytest.raises(UserError) as e:
         reproduce.run_notebooks("smoke", reproduce.list_notebooks(folder=tmp_path), {"PROFILE": "smoke"}, out,
-                                log=logs.append)
+                                log=logs.append, on_done=recorded.append)
+    assert [list(d) for d in recorded] == [["01_ok"]]            # what finished is recorded before the failure
     msg = str(e.value)
     assert "02_bad.ipynb" in msg and "cell [4] `raise ValueError('the twin is missing')`" in msg and "ValueError: the twin is missing" in msg
     assert (out / "01_ok.ipynb").exists() and not (out / "03_never.ipynb").exists()

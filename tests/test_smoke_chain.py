@@ -30,6 +30,7 @@ def test_every_notebook_ran_and_provenance_is_written(smoke_run):
     prov = json.loads((results_dir("smoke") / "provenance.json").read_text())
     assert prov["profile"] == "smoke" and prov["parameters"]["INTERACTIVE"] is False
     assert set(expected) <= set(prov["durations_s"]) and prov["packages"]["torch"].startswith("2.9.1")
+    assert prov["complete"] and prov["notebooks_run"] == expected
 
 
 def test_nbval_over_executed_notebooks(smoke_run):
