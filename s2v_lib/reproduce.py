@@ -58,7 +58,9 @@ def git_commit() -> dict:
             return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
-    return {"commit": run("git", "rev-parse", "HEAD"), "dirty": bool(run("git", "status", "--porcelain", "--untracked-files=no"))}
+    # the run's own outputs (results/, figures/) are tracked too; a rerun rewrites them, which is not a code change
+    changed = run("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!figures")
+    return {"commit": run("git", "rev-parse", "HEAD"), "dirty": bool(changed)}
 
 
 def device_info() -> dict:
