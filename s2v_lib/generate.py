@@ -22,7 +22,7 @@ SAMPLES_PER_FRAME = 640
 
 @dataclass
 class SpeechEncoder:
-    """Stage 1 at test time: wav -> c_t (25 fps), nu = S_id(w), mu = S_emo(w), w = c_T."""
+    """Stage 1 at test time: wav -> c_t (25 fps), nu = S_id(w), mu = S_emo(w); w = c_T ("last") or the mean of c_t."""
     cpc: torch.nn.Module
     students: torch.nn.Module
     w_pooling: str = "last"
