@@ -101,6 +101,17 @@ def _flat(x):
     return x.flatten(0, 1)
 
 
+def _warmup_l1_step(optim, fake_seq, frames, also_in_graph=()) -> dict:
+    """One reconstruction warm-up step (WARMUP): the generator alone on full-frame L1.
+    also_in_graph: outputs that must get a (zero) gradient so DDP sees their parameters used."""
+    l1 = (fake_seq.float() - frames).abs().mean()
+    loss = l1 + 0.0 * sum(m.float().mean() for m in also_in_graph)
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+    return {"loss_G": l1.item(), "l1_full": l1.item(), "warmup": 1.0}
+
+
 def _grid_figure(real, fake, title, n_frames=8):
     """real, fake (B, T, 3, S, S) -> figure: per clip a row of real frames above generated ones."""
     import matplotlib.pyplot as plt
@@ -134,13 +145,8 @@ class Speech2VideoTask:
     def warmup_step(self, batch, ctx):
         with ctx.autocast():
             fake_seq, inflated = self.nets["G"](batch["c"], batch["nu"], batch["mu"])
-        l1 = (fake_seq.float() - batch["frames"]).abs().mean()
         # the alignment convs get a zero gradient, so DDP sees every parameter used
-        loss = l1 + 0.0 * sum(m.float().mean() for m in inflated)
-        self.optims["G"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optims["G"].step()
-        return {"loss_G": l1.item(), "l1_full": l1.item(), "warmup": 1.0}
+        return _warmup_l1_step(self.optims["G"], fake_seq, batch["frames"], also_in_graph=inflated)
 
     def train_step(self, batch, ctx):
         cfg, n = self.cfg, self.nets
@@ -213,11 +219,7 @@ class SDFATask:
     def warmup_step(self, batch, ctx):
         with ctx.autocast():
             fake_seq = self.generate(self.nets["G"], batch, ctx.generator)
-        l1 = (fake_seq.float() - batch["frames"]).abs().mean()
-        self.optims["G"].zero_grad(set_to_none=True)
-        l1.backward()
-        self.optims["G"].step()
-        return {"loss_G": l1.item(), "l1_full": l1.item(), "warmup": 1.0}
+        return _warmup_l1_step(self.optims["G"], fake_seq, batch["frames"])
 
     def train_step(self, batch, ctx):
         cfg, n = self.cfg, self.nets

@@ -262,6 +262,12 @@ def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path
     cfg.loop.steps = 4                                         # then the paper's objective
     task.train_step(sampler.sample(2), StepContext("cpu", False, 0).at(2))
     assert any(not torch.equal(v, d_before[k]) for k, v in task.nets["D_fr"].state_dict().items())
+    # SDFA's warm-up too: the generator moves, its discriminators do not
+    sdfa = cs.SDFATask(cs.sdfa_config(cs.get_profile("smoke"), ch=16, steps=1, warmup=1))
+    sdfa_d = {k: v.clone() for k, v in sdfa.nets["D_fr"].state_dict().items()}
+    logs = sdfa.train_step(WindowSampler(_bank(data, None), cfg.loop).sample(0), StepContext("cpu", False, 0).at(0))
+    assert logs["warmup"] == 1.0 and np.isfinite(logs["l1_full"])
+    assert all(torch.equal(v, sdfa_d[k]) for k, v in sdfa.nets["D_fr"].state_dict().items())
     # the profile's default: WARMUP[scale] warm-up steps, none when the adversarial steps are given
     assert cs._steps("cpu", None, None) == (cs.STEPS["cpu"] + cs.WARMUP["cpu"], cs.WARMUP["cpu"])
     assert cs._steps("cpu", 7, None) == (7, 0) and cs.WARMUP["paper"] == 0
