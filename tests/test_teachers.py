@@ -111,7 +111,8 @@ def _tiny_configs(profile, seed=0):
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_cache):
-    monkeypatch.setattr(teachers, "teacher_configs", _tiny_configs)
+    import s2v_lib.teachers.training as teacher_training
+    monkeypatch.setattr(teacher_training, "teacher_configs", _tiny_configs)
     import s2v_lib.data.teacher_faces as tf
     monkeypatch.setattr(tf, "face_set_config", lambda profile, seed=0: dataclasses.replace(TINY_FACES, seed=seed))
     return get_profile("smoke")
@@ -135,7 +136,7 @@ def test_tiny_training_beats_chance_and_checkpoint_is_reused(tiny, monkeypatch):
     assert emo["train_acc"][-1] > 2 / 6          # chance is 1/6
     assert ident["loss"][-1] < ident["loss"][0]
     # second call: loads the finished checkpoints, trains nothing, renders nothing
-    monkeypatch.setattr(teachers, "_fit", lambda *a, **k: pytest.fail("retrained despite a finished checkpoint"))
+    monkeypatch.setattr(teacher_training, "_fit", lambda *a, **k: pytest.fail("retrained despite a finished checkpoint"))
     again = teachers.train_teachers(tiny, seed=0, progress=False)
     assert again["emotion"]["reused"] and again["identity"]["reused"]
     assert again["emotion"]["val_acc"] == emo["val_acc"]
