@@ -336,3 +336,29 @@ def test_mismatch_pairs_same_sex_other_speaker(toy, tmp_path):
     assert (pairs["sex"] == pairs["still_sex"]).all()
     assert pairs.equals(cs.mismatch_pairs(data, seed=0))      # fixed, seeded
     assert (tmp_path / "pairs.csv").exists()
+
+
+def test_every_task_trains_under_bf16_autocast_with_fp32_rnns(toy):
+    """What the gpu profile runs (bf16 autocast), on the CPU: losses finite, every trainable parameter group
+    gets a gradient, and the recurrent layers (SDFA's audio and noise GRUs, D_seq) stay in float32."""
+    from s2v_lib.models import fp32_rnn
+    data, feats, teacher = toy
+    loop, smoke = LoopConfig(batch_clips=2, window=3), get_profile("smoke")
+    gru = torch.nn.GRU(4, 4, batch_first=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = fp32_rnn(gru, torch.randn(1, 3, 4).bfloat16())
+    assert out.dtype == torch.float32
+    torch.manual_seed(0)
+    tasks = {"speech2video": (Speech2VideoTask(speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
+                                                                    teacher_channels(teacher, 48, "cpu"), ch=16,
+                                                                    warmup=0), teacher), _bank(data, feats), ("nu", "mu")),
+             "sdfa": (SDFATask(sdfa_config(smoke, ch=16, warmup=0)), _bank(data, None), ())}
+    ctx = StepContext("cpu", True, 0)
+    for name, (task, bank, keys) in tasks.items():
+        batch = WindowSampler(bank, loop, vector_keys=keys).sample(0)
+        logs = task.train_step(batch, ctx.at(0))
+        assert all(np.isfinite(v) for v in logs.values()), name
+        for net_name, net in task.nets.items():
+            grads = [p.grad for p in net.parameters() if p.requires_grad]
+            assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), (name, net_name)
+            assert any(g.abs().sum() > 0 for g in grads), (name, net_name)

@@ -4,6 +4,8 @@ so a sample's score never depends on the rest of its batch; that also makes DDP 
 import torch
 import torch.nn as nn
 
+from . import fp32_rnn
+
 
 def down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
     layers = [nn.Conv2d(cin, cout, 4, 2, 1)]
@@ -93,5 +95,5 @@ class SequenceDiscriminator(nn.Module):
         b, t = frames.shape[:2]
         f = self.frame(frames.flatten(0, 1)).view(b, t, -1)
         a = self.audio(audio_windows.flatten(0, 1)).view(b, t, -1)
-        h, _ = self.gru(torch.cat([f, a], -1).float())
+        h, _ = fp32_rnn(self.gru, torch.cat([f, a], -1).float())
         return self.out(h[:, -1])
