@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from s2v_lib import teachers
+from s2v_lib.teachers import training as teacher_training
 from s2v_lib.config import get_profile
 from s2v_lib.data.teacher_faces import FaceSetConfig, make_face_set
 from s2v_lib.models.emotion_teacher import EmotionNet, EmotionNetConfig
@@ -111,7 +112,6 @@ def _tiny_configs(profile, seed=0):
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_cache):
-    import s2v_lib.teachers.training as teacher_training
     monkeypatch.setattr(teacher_training, "teacher_configs", _tiny_configs)
     import s2v_lib.data.teacher_faces as tf
     monkeypatch.setattr(tf, "face_set_config", lambda profile, seed=0: dataclasses.replace(TINY_FACES, seed=seed))

@@ -32,7 +32,7 @@ def _trained(profile, kind: str, seed, device):
                         f"{checkpoint_dir(profile.name)}; run notebooks/02_teachers or "
                         "s2v_lib.teachers.train_teachers(profile) first")
     net = training.build_net(kind, cfg)
-    net.load_state_dict(state["model"])
+    net.load_state_dict(state["state"]["model"])
     teacher = TrainedIdentityTeacher if kind == "identity" else TrainedEmotionTeacher
     return teacher(net.eval(), cfg["faces"]["size"]).to(device)
 
