@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from s2v_lib import teachers
+from s2v_lib.teachers import loading as teacher_loading
 from s2v_lib.teachers import training as teacher_training
 from s2v_lib.config import get_profile
 from s2v_lib.data.teacher_faces import FaceSetConfig, make_face_set
@@ -168,7 +169,7 @@ def test_training_resumes_after_interruption(tiny, monkeypatch):
 
 def test_load_without_choice_names_the_notebook(tmp_cache, monkeypatch, tmp_path):
     from s2v_lib.errors import UserError
-    monkeypatch.setattr(teachers, "results_dir", lambda name: tmp_path / "results" / name)
+    monkeypatch.setattr(teacher_loading, "results_dir", lambda name: tmp_path / "results" / name)
     with pytest.raises(UserError, match="02_teachers"):
         teachers.load_identity_teacher("smoke")
     with pytest.raises(UserError, match="02_teachers"):
