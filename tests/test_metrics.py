@@ -120,6 +120,10 @@ def test_table1_rows_columns_and_orderings(per_clip):
     for m in ("ssim", "psnr_frame", "confidence"):
         ok = r[m].notna()
         assert (r.loc[ok, f"{m}_lo"] <= r.loc[ok, m]).all() and (r.loc[ok, m] <= r.loc[ok, f"{m}_hi"]).all()
+    # 1-based ranks: top-1 is "the nearest seen actor is the true one", top-5 includes it
+    sdfa = per_clip[per_clip["method"] == "SDFA"]
+    assert (sdfa["identity_top1"] == (sdfa["identity_pred"] == sdfa["actor"])).all()
+    assert (per_clip["identity_top5"] >= per_clip["identity_top1"]).all()
     curves = mean_dist_curves(per_clip)
     assert set(curves["offset"]) == set(range(-15, 16)) and curves["method"].nunique() == 5
 
