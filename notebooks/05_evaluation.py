@@ -62,10 +62,10 @@ from s2v_lib.evaluation.figures import figure3, sync_curves_plot, sync_training_
 from s2v_lib.evaluation.methods import eval_seeds, generators, load_models, mismatch_table
 from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
 from s2v_lib.evaluation.table1 import METHODS, dataset_label, table1, write_table1
-from s2v_lib.features import speech_features
 from s2v_lib.figures import save_figure, save_png_pdf
 from s2v_lib.paths import figures_dir, results_dir
 from s2v_lib.seed import seed_everything
+from s2v_lib.stage_one.features import speech_stage
 
 profile = get_profile(PROFILE)
 device = resolve_device(DEVICE)
@@ -108,14 +108,14 @@ for shift in (0, 4, 25):
 
 # %% [markdown]
 # ## The four methods
-# The models come from notebook 04 (first seed); the further speech2video seeds are trained here
-# when missing (one composer run each). SDFA animates the test clip's own first frame;
-# SDFA(mismatch) the first frame of another test speaker of the same sex
-# (`results/<profile>/mismatch_pairs.csv`).
+# The models come from notebook 04 (first seed) and the speech features from stage one (notebook 03,
+# cached); the further speech2video seeds are trained here when missing (one composer run each).
+# SDFA animates the test clip's own first frame; SDFA(mismatch) the first frame of another test
+# speaker of the same sex (`results/<profile>/mismatch_pairs.csv`).
 
 # %%
-features = speech_features(profile, data, device)
-models = load_models(profile, data, features, device, SEEDS, force_retrain=FORCE_RETRAIN)
+features = speech_stage(profile, data, ctx.identity_teacher, ctx.emotion_teacher, device, progress=False)["clips"]
+models = load_models(profile, data, features, ctx.identity_teacher, device, SEEDS, force_retrain=FORCE_RETRAIN)
 gens = generators(models, data, features, mismatch_table(profile.name, data, SEED))
 print({m: (sorted(g) if isinstance(g, dict) else "1 model") for m, g in gens.items()})
 

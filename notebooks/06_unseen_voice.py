@@ -56,10 +56,10 @@ from s2v_lib.evaluation.figures import figure4, unseen_agreement_frame, unseen_a
 from s2v_lib.evaluation.methods import generators, load_models
 from s2v_lib.evaluation.table1 import dataset_label
 from s2v_lib.evaluation.unseen import fit_demographic_probes, nearest_seen_table, unseen_voice_study, write_unseen
-from s2v_lib.features import speech_features
 from s2v_lib.figures import save_figure, save_png_pdf
 from s2v_lib.paths import figures_dir, results_dir
 from s2v_lib.seed import seed_everything
+from s2v_lib.stage_one.features import speech_stage
 
 profile = get_profile(PROFILE)
 device = resolve_device(DEVICE)
@@ -76,8 +76,8 @@ print(f"profile {profile.name}; {unseen['actor'].nunique()} unseen actors, {len(
 
 # %%
 ctx = build_context(profile, data, device, seed=SEED, with_sync=False)
-features = speech_features(profile, data, device)
-models = load_models(profile, data, features, device, [SEED])
+features = speech_stage(profile, data, ctx.identity_teacher, ctx.emotion_teacher, device, progress=False)["clips"]
+models = load_models(profile, data, features, ctx.identity_teacher, device, [SEED])
 gens = generators(models, data, features, mismatch=None, ground_truth=False)
 speech2video = gens["speech2video"][SEED]
 

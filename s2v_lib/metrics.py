@@ -21,6 +21,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from .device import module_device
+from .frames import frames_to_tensor
 
 K_FRAMES = 5          # frames per clip for the teachers (the paper's K, unspecified; ours 5)
 MSE_FLOOR = 1e-10
@@ -74,11 +75,6 @@ def frame_positions(n_frames: int, k: int = K_FRAMES) -> np.ndarray:
     return np.unique(np.linspace(0, n_frames - 1, min(k, n_frames)).round().astype(int))
 
 
-def to_teacher_input(frames_u8: np.ndarray, device="cpu") -> torch.Tensor:
-    """uint8 (N, S, S, 3) -> float (N, 3, S, S) in [0, 1] (the teachers' input)."""
-    return torch.from_numpy(np.ascontiguousarray(frames_u8)).to(device).permute(0, 3, 1, 2).float().div(255)
-
-
 @torch.no_grad()
 def clip_embeddings(identity_teacher, clips_frames: list, k: int = K_FRAMES, batch: int = 256) -> np.ndarray:
     """(n_clips, dim): mean of the L2-normalised embeddings of k frames per clip, re-normalised."""
@@ -86,7 +82,7 @@ def clip_embeddings(identity_teacher, clips_frames: list, k: int = K_FRAMES, bat
     owner = np.repeat(np.arange(len(picked)), [len(p) for p in picked])
     x = np.concatenate(picked)
     dev = module_device(identity_teacher)
-    emb = torch.cat([identity_teacher.embed(to_teacher_input(x[i:i + batch], dev)).float().cpu()
+    emb = torch.cat([identity_teacher.embed(frames_to_tensor(x[i:i + batch], dev)).float().cpu()
                      for i in range(0, len(x), batch)])
     emb = torch.nn.functional.normalize(emb, dim=1).numpy()
     out = np.stack([emb[owner == i].mean(0) for i in range(len(picked))])
@@ -100,7 +96,7 @@ def clip_emotion_logits(emotion_teacher, clips_frames: list, k: int = K_FRAMES, 
     owner = np.repeat(np.arange(len(picked)), [len(p) for p in picked])
     x = np.concatenate(picked)
     dev = module_device(emotion_teacher)
-    logits = torch.cat([emotion_teacher.logits(to_teacher_input(x[i:i + batch], dev)).float().cpu()
+    logits = torch.cat([emotion_teacher.logits(frames_to_tensor(x[i:i + batch], dev)).float().cpu()
                         for i in range(0, len(x), batch)]).numpy()
     return np.stack([logits[owner == i].mean(0) for i in range(len(picked))])
 

@@ -15,7 +15,7 @@ from s2v_lib.evaluation import claims as C
 from s2v_lib.evaluation import examples as X
 from s2v_lib.evaluation import table1 as T
 from s2v_lib.evaluation import unseen as U
-from s2v_lib.evaluation.bench import bench_eval
+from s2v_lib.bench.evaluation import bench_eval
 from s2v_lib.evaluation.context import EvalContext
 from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
 from s2v_lib.evaluation.sync_expert import SyncExpert

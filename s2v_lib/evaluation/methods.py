@@ -12,19 +12,20 @@ def eval_seeds(profile, seed: int) -> list[int]:
     return [seed] if profile.scale == "smoke" else [seed, seed + 1, seed + 2]
 
 
-def load_models(profile, data, features, device: str = "cpu", seeds=(0,), force_retrain: bool = False,
+def load_models(profile, data, features, id_teacher, device: str = "cpu", seeds=(0,), force_retrain: bool = False,
                 progress: bool = True) -> dict:
-    """{"speech2video": {seed: TrainedModel}, "sdfa": TrainedModel, "s2f_sdfa": TrainedModel}.
+    """{"speech2video": {seed: TrainedModel}, "sdfa": TrainedModel, "s2f_sdfa": TrainedModel}, from
+    their upstream artifacts: the prepared data, stage one's per-clip features, the identity teacher.
 
     The first seed's models are the ones notebook 04 trained (loaded, never retrained here); speech2video
     is trained for each further seed it lacks (one composer run each; force_retrain redoes those)."""
     from ..composer.training import load_model, train_model
-    s2v = {seeds[0]: load_model("speech2video", profile, data, features, device=device, seed=seeds[0])}
+    s2v = {seeds[0]: load_model("speech2video", profile, data, features, id_teacher, device=device, seed=seeds[0])}
     for s in seeds[1:]:
-        s2v[s] = train_model("speech2video", profile, data, features, device=device, seed=s,
+        s2v[s] = train_model("speech2video", profile, data, features, id_teacher, device=device, seed=s,
                              force_retrain=force_retrain, progress=progress)
     return {"speech2video": s2v, "sdfa": load_model("sdfa", profile, data, device=device, seed=seeds[0]),
-            "s2f_sdfa": load_model("s2f_sdfa", profile, data, device=device, seed=seeds[0])}
+            "s2f_sdfa": load_model("s2f_sdfa", profile, data, teacher=id_teacher, device=device, seed=seeds[0])}
 
 
 def mismatch_table(profile_name: str, data, seed: int = 0) -> pd.DataFrame:

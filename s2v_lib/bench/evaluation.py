@@ -1,19 +1,19 @@
-"""Throughput of the evaluation (python -m s2v_lib bench, key prefix "eval")."""
+"""The evaluation's throughput: sync scoring clips/s and frame-metric clips/s."""
+import time
+
 import numpy as np
+import torch
 
 from .. import metrics as M
+from ..config import get_profile
+from ..evaluation.sync_expert import SyncExpert, SyncTrainConfig, sync_config
+from ..models.syncnet import SyncNet
+
 
 def bench_eval(profile_name: str, n_clips: int = 40, n_frames: int = 62) -> dict:
     """sync_clips_per_s: syncnet_python scoring (MFCC, both streams, 31 offsets) of 2.5 s clips with the
     profile's sync expert size; metrics_clips_per_s: SSIM + both PSNRs of a clip against its truth.
     Throughput does not depend on content, so the clips are random (no trained weights needed)."""
-    import time
-
-    import torch
-
-    from ..config import get_profile
-    from ..models.syncnet import SyncNet
-    from .sync_expert import SyncExpert, SyncTrainConfig, sync_config
 
     class _Info:                                  # sync_config only reads data.info for its cache key
         info = {"bench": True}
