@@ -14,7 +14,7 @@ BENCHES = {
     "prepare": "s2v_lib.data.pipeline:bench_prepare",
     "distill": "s2v_lib.bench.stage_one:bench_distill",
     "composer": "s2v_lib.bench.composer:bench_composer",
-    "eval": "s2v_lib.evaluation:bench_eval",
+    "eval": "s2v_lib.bench.evaluation:bench_eval",
 }
 
 
