@@ -7,18 +7,12 @@ SGD makes the parity check test what DDP does (average the shards' gradients) to
 import os
 import socket
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from s2v_lib import composer as cs
-from s2v_lib.composer.clips import load_clips
-from s2v_lib.composer.configs import _steps, sdfa_config, speech2video_config, voice_config
-from s2v_lib.composer.s2f_voice import VoiceTask
-from s2v_lib.composer.sdfa_task import SDFATask
+from s2v_lib.composer.configs import speech2video_config
 from s2v_lib.composer.speech2video_task import Speech2VideoTask
-from s2v_lib.composer.training import teacher_channels
 from s2v_lib.config import get_profile
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.train.checkpoint import Checkpoint
