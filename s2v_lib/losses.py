@@ -7,6 +7,8 @@ each model's config.
 import torch
 import torch.nn.functional as F
 
+from .models.deterministic import replicate_pad
+
 
 # --- LSGAN (docs/design.md §10.1: D real -> 1, fake -> 0; G wants fake -> 1) -------------------------------
 
@@ -76,10 +78,10 @@ def image_gradients(img: torch.Tensor, smooth_size: int = 5, sigma: float = 1.0)
     n, c, h, w = img.shape
     img = img.float()
     k = _gaussian_kernel(smooth_size, sigma).to(img.device)[None, None].expand(c, 1, -1, -1)
-    smooth = F.conv2d(F.pad(img, [smooth_size // 2] * 4, mode="replicate"), k, groups=c)
+    smooth = F.conv2d(replicate_pad(img, [smooth_size // 2] * 4), k, groups=c)
     sx = _SOBEL_X.to(img.device)
     sobel = torch.stack([sx, sx.t()])[:, None].repeat(c, 1, 1, 1)           # (2C, 1, 3, 3)
-    return F.conv2d(F.pad(smooth, [1] * 4, mode="replicate"), sobel, groups=c)
+    return F.conv2d(replicate_pad(smooth, [1] * 4), sobel, groups=c)
 
 
 def gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

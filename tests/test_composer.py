@@ -362,3 +362,15 @@ def test_every_task_trains_under_bf16_autocast_with_fp32_rnns(toy):
             grads = [p.grad for p in net.parameters() if p.requires_grad]
             assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), (name, net_name)
             assert any(g.abs().sum() > 0 for g in grads), (name, net_name)
+
+
+def test_deterministic_cuda_stand_ins_compute_the_usual_ops():
+    """The slice / index_select forms used on CUDA (deterministic backward) equal torch's ops."""
+    from s2v_lib.models.deterministic import adaptive_avg_pool_by_slices, replicate_pad_by_index
+    x = torch.randn(2, 3, 8, 11, requires_grad=True)
+    for size in (1, 3, (2, 5)):
+        torch.testing.assert_close(adaptive_avg_pool_by_slices(x, size), torch.nn.functional.adaptive_avg_pool2d(x, size))
+    torch.testing.assert_close(replicate_pad_by_index(x, (2, 1, 3, 2)),
+                               torch.nn.functional.pad(x, (2, 1, 3, 2), mode="replicate"))
+    replicate_pad_by_index(x, (1, 1, 1, 1)).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.sum() > x.numel()    # border pixels counted more than once

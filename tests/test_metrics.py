@@ -213,3 +213,15 @@ def test_figures_have_the_papers_layout_and_reproducible_bytes(toy, tmp_path):
     assert [p.name for p in a] == ["fig3.png", "fig3.pdf"] and a[0].read_bytes() == b[0].read_bytes()
     fig4 = plots.figure4(X.figure4_examples(data, gens["SDFA"]))
     assert sum(len(sf.axes) for sf in fig4.subfigs) == 2 * 6        # one unseen actor: real + generated rows
+
+
+def test_device_ssim_and_psnr_match_scikit_image_per_frame():
+    """The device implementation keeps the tables' convention (scikit-image, RGB, data_range 255, 7x7 uniform)."""
+    from s2v_lib.evaluation.device_quality import psnr_frames_device, ssim_frames_device
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    noise = rng.integers(-40, 41, ref.shape)
+    gen = np.clip(ref.astype(int) + noise * np.arange(6)[:, None, None, None] // 3, 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(ssim_frames_device(gen, ref).numpy(), M.ssim_frames(gen, ref), atol=1e-4)
+    np.testing.assert_allclose(psnr_frames_device(gen, ref).numpy(), M.psnr_frames(gen, ref), atol=1e-6)
+    assert ssim_frames_device(ref, ref).numpy() == pytest.approx(1.0)
