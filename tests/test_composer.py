@@ -231,7 +231,7 @@ def test_checkpoint_resume_after_a_kill_matches_an_uninterrupted_run(toy, tmp_pa
     ckpt = Checkpoint(tmp_path / "b", cfg)
     with pytest.raises(KeyboardInterrupt):
         train(task, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
-    assert ckpt.load()["step"] == 2 and not ckpt.load()["done"]
+    assert ckpt.load()["unit"] == 2 and not ckpt.load()["done"]
 
     task, cfg = _s2v_task(teacher, steps=4)                   # a fresh process resumes from step 2
     hist = train(task, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
