@@ -58,7 +58,7 @@ from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.evaluation.claims import write_claims
 from s2v_lib.evaluation.context import build_context
 from s2v_lib.evaluation.examples import figure3_examples, pick_utterances
-from s2v_lib.evaluation.figures import figure3, sync_curves_plot, sync_training_plot, table1_plot
+from s2v_lib.evaluation.plots import figure3, sync_curves_plot, sync_training_plot, table1_plot
 from s2v_lib.evaluation.methods import eval_seeds, generators, load_models, mismatch_table
 from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
 from s2v_lib.evaluation.table1 import METHODS, dataset_label, table1, write_table1

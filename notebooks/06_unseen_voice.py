@@ -52,7 +52,7 @@ from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.evaluation.claims import write_claims
 from s2v_lib.evaluation.context import build_context
 from s2v_lib.evaluation.examples import figure4_examples
-from s2v_lib.evaluation.figures import figure4, unseen_agreement_frame, unseen_agreement_plot
+from s2v_lib.evaluation.plots import figure4, unseen_agreement_frame, unseen_agreement_plot
 from s2v_lib.evaluation.methods import generators, load_models
 from s2v_lib.evaluation.table1 import dataset_label
 from s2v_lib.evaluation.unseen import fit_demographic_probes, nearest_seen_table, unseen_voice_study, write_unseen

@@ -198,7 +198,7 @@ def test_bench_eval_reports_both_rates():
 def test_figures_have_the_papers_layout_and_reproducible_bytes(toy, tmp_path):
     import matplotlib
     matplotlib.use("Agg")
-    from s2v_lib.evaluation import figures as plots
+    from s2v_lib.evaluation import plots
     from s2v_lib.figures import save_png_pdf
     data, _ = toy
     gens = stand_in_methods(data)

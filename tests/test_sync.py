@@ -93,7 +93,7 @@ def test_trained_expert_finds_shifts_and_resumes(tmp_path, tmp_cache, one_thread
     assert [r["step"] for r in expert.history] == list(range(40)) and expert.train_seconds > 0
     import matplotlib
     matplotlib.use("Agg")
-    from s2v_lib.evaluation.figures import sync_training_plot
+    from s2v_lib.evaluation.plots import sync_training_plot
     assert len(sync_training_plot(expert.history).axes) == 2
 
     hits, confs = 0, []

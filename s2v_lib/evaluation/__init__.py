@@ -17,7 +17,7 @@ Which file holds what:
     unseen.py        notebook 06: demographic probes, the unseen-voice study, the cluster bootstrap
     methods.py       the methods under test: trained models -> generate_fn per method, mismatch pairs
     examples.py      the clips Figures 3 and 4 show
-    figures.py       Figure 3, Figure 4 and the plots of notebooks 05-06
+    plots.py         Figure 3, Figure 4 and the plots of notebooks 05-06
 Frame metrics (SSIM, PSNR, teachers on generated faces) live in s2v_lib/metrics.py; the throughput
 benchmark of the scoring in s2v_lib/bench/evaluation.py.
 """

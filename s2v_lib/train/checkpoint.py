@@ -18,7 +18,7 @@ from pathlib import Path
 from ..atomic import torch_save
 from ..errors import UserError
 
-FORMAT = 2      # the layout run_resumable writes; part of the file name, so older files are never misread
+FORMAT = 3      # the layout run_resumable writes; part of the file name, so older files are never misread
 
 
 def config_hash(config) -> str:
