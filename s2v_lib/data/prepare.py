@@ -84,12 +84,6 @@ def prepare_clip(clip: ClipSource, root: Path, out_file: Path, cfg: PrepareConfi
     boxes, stats = face_boxes(video, clip, root, cfg)
     frames = crop_faces(video.frames, boxes, cfg.frame_size, cfg.crop_scale, cfg.smooth_sigma)
     spf = SAMPLES_PER_FRAME
-    cut = speech_after(_to_int16(audio), n_out, spf, cfg.sample_rate)
-    if cut > cfg.max_speech_after_video_s:
-        if not cfg.trim_misaligned:
-            raise ClipProblem(rel(clip.video), "video ends before the speech does (s of speech after its last "
-                              "frame; the tail was cut)", round(cut, 2))
-        stats["speech_cut_s"] = round(cut, 2)   # trimmed: the audio stops with the video, as always
     pcm = _to_int16(_fit(audio, n_out * spf))
     sync = measure_offset(pcm, frames, spf)
     if sync is not None and abs(sync["offset_frames"]) > cfg.max_offset_frames:
@@ -98,11 +92,17 @@ def prepare_clip(clip: ClipSource, root: Path, out_file: Path, cfg: PrepareConfi
             raise ClipProblem(rel(clip.audio), f"audio out of sync with the video (measured offset in frames at "
                               f"{cfg.fps} fps; + means the audio lags)", f"{k:+d} ({k / cfg.fps:+.2f} s)")
         if k > 0:    # the audio lags: drop its first k frames' worth
-            pcm = _to_int16(_fit(audio[k * spf:], n_out * spf))
+            audio = audio[k * spf:]
         else:        # the audio leads: drop the video's first -k frames
             frames, boxes, n_out = frames[-k:], boxes[-k:], n_out + k
-            pcm = pcm[: n_out * spf]
+        pcm = _to_int16(_fit(audio, n_out * spf))
         stats["av_trim_frames"] = k
+    cut = speech_after(_to_int16(audio), n_out, spf, cfg.sample_rate)   # checked in sync: after any shift
+    if cut > cfg.max_speech_after_video_s:
+        if not cfg.trim_misaligned:
+            raise ClipProblem(rel(clip.video), "video ends before the speech does (s of speech after its last "
+                              "frame; the tail was cut)", round(cut, 2))
+        stats["speech_cut_s"] = round(cut, 2)   # kept: the audio stops with the video, as always
     save_npz(out_file, frames=frames, audio=pcm, face_box=boxes.astype(np.float32),
              face_stats=np.array(json.dumps(stats, sort_keys=True)))
     return {"n_frames": n_out, "faces": stats}
@@ -124,13 +124,13 @@ def _finished(out_file: Path) -> dict:
 
 # ---------------------------------------------------------------- whole dataset
 
-def resolve_root(root) -> Path:
+def resolve_root(root, flag: str = "--root") -> Path:
     if root is None or not str(root):
-        raise UserError("no dataset root given; pass --root DIR (the folder with VideoFlash/ and AudioWAV/, "
+        raise UserError(f"no dataset root given; pass {flag} DIR (the folder with VideoFlash/ and AudioWAV/, "
                         "or VoxCeleb2's dev/ and test/)")
     root = Path(root).expanduser().resolve()
     if not root.exists():
-        raise UserError(f"dataset root {root} does not exist; check the path given as --root")
+        raise UserError(f"dataset root {root} does not exist; check the path given as {flag}")
     if not root.is_dir():
         raise UserError(f"dataset root {root} is not a folder; pass the folder holding the dataset")
     return root
