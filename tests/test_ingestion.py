@@ -5,7 +5,6 @@ The alignment tests damage copies of a tiny twin (real eSpeak voice, real talkin
 in sync by construction); the rest use test_prepare's fast square-and-tone fixture.
 """
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -152,6 +151,19 @@ def test_a_fixed_file_is_picked_up_and_prune_removes_the_stale_dir(square_root, 
     assert broken.exists()                                  # superseded, still on disk until pruned
     assert prep(root, tmp_path / "c", prune=True) == fixed
     assert not broken.exists() and sorted(p.name for p in fixed.parent.iterdir()) == [fixed.name]
+
+
+def test_the_hash_memo_never_hides_a_rewrite(square_root, tmp_path):
+    from s2v_lib.data import cache_key
+    root = copy(square_root, tmp_path / "root")
+    listing, memo = readers.make_reader("synthetic", root, SMOKE).listing(), tmp_path / "memo.json"
+    first = cache_key.content_listing(root, listing, memo)
+    assert memo.exists() and cache_key.content_listing(root, listing, memo) == first
+    flv = root / "VideoFlash" / f"{CLIPS[0]}.flv"
+    st, data = flv.stat(), flv.read_bytes()
+    flv.write_bytes(data[:100] + bytes(len(data) - 100))      # same size, mtime put back: only ctime moves
+    os.utime(flv, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cache_key.content_listing(root, listing, memo) != first
 
 
 def test_an_unreadable_file_made_readable_changes_the_key(square_root, monkeypatch):

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..atomic import write_json
 from ..errors import UserError
 
 PREPARE_VERSION = 2            # bump when the code changes what a prepared clip contains
@@ -21,10 +22,16 @@ HEAD_TAIL = 4096
 LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 
 
-def file_identity(path: Path) -> tuple[list, bool]:
-    """([size, mtime_ns, head+tail hash] or ["unreadable"], is this a Git LFS pointer file)."""
+def file_identity(path: Path, memo: dict | None = None, rel: str = "") -> tuple[list, bool]:
+    """([size, mtime_ns, head+tail hash] or ["unreadable"], is this a Git LFS pointer file).
+
+    memo (rel -> [size, mtime_ns, ctime_ns, inode, hash, lfs]) skips the reads for files whose stat is
+    unchanged: any write or chmod moves ctime, which no copy tool can set back."""
     try:
         st = path.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        if memo is not None and memo.get(rel, [None])[:4] == stamp:
+            return [st.st_size, st.st_mtime_ns, memo[rel][4]], memo[rel][5]
         with open(path, "rb") as f:
             head = f.read(HEAD_TAIL)
             if st.st_size > 2 * HEAD_TAIL:
@@ -32,27 +39,48 @@ def file_identity(path: Path) -> tuple[list, bool]:
             tail = f.read(HEAD_TAIL)
     except OSError:
         return ["unreadable"], False
-    digest = hashlib.sha1(head + b"|" + tail).hexdigest()[:16]
-    return [st.st_size, st.st_mtime_ns, digest], head.startswith(LFS_MAGIC)
+    digest, lfs = hashlib.sha1(head + b"|" + tail).hexdigest()[:16], head.startswith(LFS_MAGIC)
+    if memo is not None:
+        memo[rel] = stamp + [digest, lfs]
+    return [st.st_size, st.st_mtime_ns, digest], lfs
 
 
-def content_listing(root: Path, files) -> list:
+def content_listing(root: Path, files, memo_file: Path | None = None) -> list:
     """[(relative path, identity)] for the reader's (path, kind) files; kind "stray" counts by name only.
 
-    Refuses a dataset holding Git LFS pointer files (a clone fetched without `git lfs pull`)."""
+    memo_file keeps the hashes between runs (see file_identity). Refuses a dataset holding Git LFS
+    pointer files (a clone fetched without `git lfs pull`)."""
+    memo = None
+    if memo_file is not None:
+        try:
+            memo = json.loads(Path(memo_file).read_text())
+        except (OSError, ValueError):
+            memo = {}
+    before = dict(memo) if memo is not None else None
     out, pointers = [], []
     for rel, kind in sorted(files):
         if kind == "stray":
             out.append((rel, "stray"))
             continue
-        ident, lfs = file_identity(root / rel)
+        ident, lfs = file_identity(root / rel, memo, rel)
         out.append((rel, ident))
         if lfs:
             pointers.append(rel)
+    if memo is not None and memo != before:
+        try:
+            write_json(memo_file, memo)
+        except OSError:
+            pass   # only a speed-up; an unwritable cache is reported where the dataset is written
     if pointers:
         raise UserError(f"{len(pointers)} files under {root} are Git LFS pointers, not media (e.g. {pointers[0]}); "
                         "run `git lfs pull` in that clone (or download the release files) and prepare again")
     return out
+
+
+def memo_path(cache, root: Path) -> Path:
+    """Where the file hashes of dataset `root` are kept between runs."""
+    h = hashlib.sha1(str(root).encode()).hexdigest()[:12]
+    return Path(cache).expanduser().resolve() / "file-identity" / f"{root.name}-{h}.json"
 
 
 def config_key(dataset: str, root: Path, profile, cfg, seed: int, listing, shard=None) -> dict:
@@ -101,7 +129,7 @@ def prune_superseded(out: Path) -> list[Path]:
         return []
     gone = []
     for d in sorted(out.parent.iterdir()):
-        if d == out or not d.is_dir():
+        if d == out or not d.is_dir() or d.name.startswith("."):
             continue
         info = _dir_info(d)
         if info is not None and _identity(info) == _identity(mine):

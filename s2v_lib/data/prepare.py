@@ -30,7 +30,7 @@ from ..errors import UserError
 from ..paths import cache_root, ensure_dir
 from .alignment import measure_offset, speech_after
 from .cache_key import (PREPARE_VERSION, config_key, content_listing, is_complete,  # noqa: F401 (public here)
-                        prepared_dir, prune_superseded)
+                        memo_path, prepared_dir, prune_superseded)
 from .checks import ClipProblem, PrepareConfig, check_durations, check_work, dataset_norms
 from .checks import check_headers  # noqa: F401  (public here too)
 from .crop import crop_boxes, crop_faces, face_boxes, resample_indices, sidecar_boxes  # noqa: F401
@@ -195,8 +195,10 @@ def prepare_dataset(dataset: str, root, profile, cache=None, workers=None, seed:
     demo = reader.demographics()          # checked whole now, not after every clip is decoded
     cfg = PrepareConfig(frame_size=profile.frame_size, fps=profile.fps, sample_rate=profile.sample_rate,
                         detect=(detect or DetectConfig()) if reader.detect else None, trim_misaligned=bool(trim))
-    key = config_key(dataset, root, profile, cfg, seed, content_listing(root, reader.listing()), shard)
-    out = prepared_dir(cache if cache is not None else cache_root(), dataset, profile, key)
+    cache = cache if cache is not None else cache_root()
+    listing = content_listing(root, reader.listing(), memo_path(cache, root))
+    key = config_key(dataset, root, profile, cfg, seed, listing, shard)
+    out = prepared_dir(cache, dataset, profile, key)
     if not is_complete(out):
         _prepare_into(out, reader, demo, dataset, root, profile, cfg, key, seed, shard, workers, progress)
     if prune:
