@@ -59,28 +59,42 @@ def wav_of(root, name):
 
 # ------------------------------------------------------------------ 1. alignment by content
 
-def measure_offset(*args):
-    from s2v_lib.data.alignment import measure_offset   # here: the module is new (and this file runs on old code)
-    return measure_offset(*args)
+def alignment():
+    from s2v_lib.data import alignment   # imported here: the module is new (this file also runs on old code)
+    return alignment
 
 
-def test_twin_is_in_sync_and_a_shift_of_its_audio_is_measured(twin_prepared):
+def test_twin_is_in_sync_and_a_shift_of_its_audio_is_measured(twin_root, twin_prepared):
+    from s2v_lib.data.video_io import read_audio
+    A = alignment()
     data = PreparedData(twin_prepared)
     assert data.quarantine.empty and len(data.manifest) == 8
+    confirmed = 0
     for cid in data.manifest.clip_id:
+        # against the video's own track: exactly in sync (the truth), and 0.4 s late measured to the hop
+        wav, _ = read_audio(twin_root / "AudioWAV" / f"{cid}.wav")
+        track, _ = read_audio(twin_root / "VideoFlash" / f"{cid}.flv")
+        assert A.track_offset(wav, track, SR)["offset_s"] == 0.0, cid
+        late = np.concatenate([np.full(int(0.4 * SR), 1e-4, np.float32), wav])
+        assert A.track_offset(late, track, SR)["offset_s"] == 0.4, cid
+        # against the mouth: never a confirmed offset on a healthy clip; a 10-frame delay, when confirmed, is found
         with np.load(twin_prepared / "clips" / f"{cid}.npz") as z:
             frames, pcm = z["frames"], z["audio"]
-        assert abs(measure_offset(pcm, frames, SAMPLES_PER_FRAME)["offset_frames"]) <= 2, cid   # truth: in sync
-        late = np.concatenate([np.zeros(10 * SAMPLES_PER_FRAME, np.int16) + 1, pcm])[: len(pcm)]
-        assert 7 <= measure_offset(late, frames, SAMPLES_PER_FRAME)["offset_frames"] <= 13, cid
+        healthy = A.measure_offset(pcm, frames, SAMPLES_PER_FRAME)
+        assert abs(healthy["offset_frames"]) <= 2 or not healthy["confirmed"], cid
+        shifted = A.measure_offset(np.concatenate([np.ones(10 * SAMPLES_PER_FRAME, np.int16), pcm])[: len(pcm)],
+                                   frames, SAMPLES_PER_FRAME)
+        assert 7 <= shifted["offset_frames"] <= 13, cid
+        confirmed += shifted["confirmed"]
+    assert confirmed >= 2
     # a steady tone or a still mouth gives no verdict (never a false quarantine)
-    assert measure_offset(np.full(len(pcm), 3000, np.int16), frames, SAMPLES_PER_FRAME) is None
-    assert measure_offset(pcm, np.repeat(frames[:1], len(frames), 0), SAMPLES_PER_FRAME) is None
+    assert A.measure_offset(np.full(len(pcm), 3000, np.int16), frames, SAMPLES_PER_FRAME) is None
+    assert A.measure_offset(pcm, np.repeat(frames[:1], len(frames), 0), SAMPLES_PER_FRAME) is None
+    assert A.track_offset(np.full(SR, 0.1, np.float32), np.full(SR, 0.1, np.float32), SR) is None
 
 
 def _speech_end_s(wav):
-    from s2v_lib.data.alignment import loudness_db
-    e = loudness_db(wav, SAMPLES_PER_FRAME)
+    e = alignment().loudness_db(wav, SAMPLES_PER_FRAME)
     lo, hi = np.percentile(e, 5), np.percentile(e, 95)
     return (np.nonzero(e > lo + 0.5 * (hi - lo))[0][-1] + 1) * SAMPLES_PER_FRAME / SR
 
@@ -112,8 +126,7 @@ def test_out_of_sync_audio_and_cut_video_are_quarantined_and_healthy_kept(twin_r
     q = data.quarantine.set_index("file")
     assert sorted(q.index) == sorted([f"AudioWAV/{late}.wav", f"VideoFlash/{cut}.flv"]), q
     assert q.loc[f"AudioWAV/{late}.wav", "reason"].startswith("audio out of sync with the video")
-    offset = int(str(q.loc[f"AudioWAV/{late}.wav", "value"]).split()[0])
-    assert 7 <= offset <= 13                                       # 0.4 s = 10 frames, measured
+    assert q.loc[f"AudioWAV/{late}.wav", "value"] == "+0.40 s (+10 frames)"   # the 0.4 s of silence, measured
     assert q.loc[f"VideoFlash/{cut}.flv", "reason"].startswith("video ends before the speech does")
     assert 0.2 <= float(q.loc[f"VideoFlash/{cut}.flv", "value"]) <= 0.5
     healthy = PreparedData(twin_prepared)
@@ -129,11 +142,10 @@ def test_trim_flag_shifts_the_late_audio_back_and_keeps_the_cut_clip(twin_root, 
     data = PreparedData(prep(root, tmp_path / "c", TINY, trim=True))
     assert data.quarantine.empty and len(data.manifest) == 8
     t = pd.read_csv(data.root / "trimmed.csv").set_index("clip_id")
-    assert sorted(t.index) == sorted([late, cut]) and 7 <= t.loc[late, "av_trim_frames"] <= 13
-    frames, audio = data.load(late)
-    good_frames, good_audio = PreparedData(twin_prepared).load(late)
-    assert np.array_equal(frames, good_frames)
-    assert measure_offset((audio * 32768).astype(np.int16), frames, SAMPLES_PER_FRAME)["offset_frames"] in (-2, -1, 0, 1, 2)
+    assert sorted(t.index) == sorted([late, cut]) and t.loc[late, "av_trim_frames"] == 10
+    assert 0.2 <= t.loc[cut, "speech_cut_s"] <= 0.5
+    # the shift undoes the damage exactly: the kept clip is the healthy twin's, sample for sample
+    assert all(np.array_equal(a, b) for a, b in zip(data.load(late), PreparedData(twin_prepared).load(late)))
 
 
 # ------------------------------------------------------------------ 2. cache key from content

@@ -28,7 +28,7 @@ from ..atomic import save_npz, write_csv, write_json
 from ..config import get_profile
 from ..errors import UserError
 from ..paths import cache_root, ensure_dir
-from .alignment import measure_offset, speech_after
+from .alignment import measure_offset, speech_after, track_offset
 from .cache_key import (PREPARE_VERSION, config_key, content_listing, is_complete,  # noqa: F401 (public here)
                         memo_path, prepared_dir, prune_superseded)
 from .checks import ClipProblem, PrepareConfig, check_durations, check_work, dataset_norms
@@ -85,18 +85,11 @@ def prepare_clip(clip: ClipSource, root: Path, out_file: Path, cfg: PrepareConfi
     frames = crop_faces(video.frames, boxes, cfg.frame_size, cfg.crop_scale, cfg.smooth_sigma)
     spf = SAMPLES_PER_FRAME
     pcm = _to_int16(_fit(audio, n_out * spf))
-    sync = measure_offset(pcm, frames, spf)
-    if sync is not None and abs(sync["offset_frames"]) > cfg.max_offset_frames:
-        k = sync["offset_frames"]
-        if not cfg.trim_misaligned:
-            raise ClipProblem(rel(clip.audio), f"audio out of sync with the video (measured offset in frames at "
-                              f"{cfg.fps} fps; + means the audio lags)", f"{k:+d} ({k / cfg.fps:+.2f} s)")
-        if k > 0:    # the audio lags: drop its first k frames' worth
-            audio = audio[k * spf:]
-        else:        # the audio leads: drop the video's first -k frames
-            frames, boxes, n_out = frames[-k:], boxes[-k:], n_out + k
+    shift = sync_offset(clip, root, audio, pcm, frames, cfg)   # samples the audio lags by, or None
+    if shift is not None:
+        audio = audio[shift:] if shift > 0 else np.concatenate([np.zeros(-shift, audio.dtype), audio])
         pcm = _to_int16(_fit(audio, n_out * spf))
-        stats["av_trim_frames"] = k
+        stats["av_trim_frames"] = round(shift / spf, 2)
     cut = speech_after(_to_int16(audio), n_out, spf, cfg.sample_rate)   # checked in sync: after any shift
     if cut > cfg.max_speech_after_video_s:
         if not cfg.trim_misaligned:
@@ -106,6 +99,30 @@ def prepare_clip(clip: ClipSource, root: Path, out_file: Path, cfg: PrepareConfi
     save_npz(out_file, frames=frames, audio=pcm, face_box=boxes.astype(np.float32),
              face_stats=np.array(json.dumps(stats, sort_keys=True)))
     return {"n_frames": n_out, "faces": stats}
+
+
+def sync_offset(clip: ClipSource, root: Path, audio, pcm, frames, cfg: PrepareConfig) -> int | None:
+    """Raise ClipProblem when the audio is out of step with the video (alignment.py); with
+    cfg.trim_misaligned return the shift in samples instead. None: in sync, or no verdict."""
+    rel, spf = str(clip.audio.relative_to(root)), SAMPLES_PER_FRAME
+    if clip.audio != clip.video:   # the video's own track is the reference the container keeps in step
+        try:
+            track, _ = read_audio(clip.video, cfg.sample_rate)
+        except DecodeError:
+            track = None
+        t = track_offset(audio, track, cfg.sample_rate) if track is not None and len(track) else None
+        if t is None or abs(t["offset_s"]) * cfg.fps <= cfg.max_offset_frames:
+            return None
+        off, what = t["offset_s"], "the video's own sound track"
+    else:                          # no separate track: the mouth, only when onset and end confirm it
+        m = measure_offset(pcm, frames, spf)
+        if m is None or not m["confirmed"] or abs(m["offset_frames"]) <= cfg.max_offset_frames:
+            return None
+        off, what = m["offset_frames"] / cfg.fps, "the mouth's motion"
+    if not cfg.trim_misaligned:
+        raise ClipProblem(rel, f"audio out of sync with the video (offset measured against {what}; "
+                          "+ means the audio lags)", f"{off:+.2f} s ({off * cfg.fps:+.0f} frames)")
+    return int(round(off * cfg.sample_rate))
 
 
 def _work(task):
