@@ -29,9 +29,9 @@ class PrepareConfig:
     fps_range: tuple = (15.0, 61.0)
     rate_range: tuple = (8000, 96000)
     detect: DetectConfig | None = None  # None: the twin's sidecar boxes; else the dlib detector's settings
-    max_offset_frames: int = 4         # audio-visual offset (alignment.py) beyond which a clip is out of sync
+    max_offset_frames: int = 4         # audio-visual offset (alignment.py, frames) beyond which a clip is out of sync
     max_speech_after_video_s: float = 0.12   # speech in the audio past the video's last frame: the tail was cut
-    trim_misaligned: bool = False      # True: shift the audio by the measured offset instead of quarantining
+    trim_misaligned: bool = False      # True: shift the audio by the measured offset (keep cut videos) instead
 
 
 class ClipProblem(Exception):
