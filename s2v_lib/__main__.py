@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shard", default=None, help="i/n: prepare only the i-th of n parts (merge them with --merge)")
     s.add_argument("--merge", nargs="+", default=None, metavar="DIR", help="combine prepared shards into --out")
     s.add_argument("--out", default=None, help="output dir of --merge")
+    s.add_argument("--trim-misaligned", action="store_true",
+                   help="shift out-of-sync audio by its measured offset (and keep cut videos) instead of quarantining")
+    s.add_argument("--prune", action="store_true",
+                   help="afterwards delete this root's older prepared dirs (other keys: fixed files, older code)")
 
     s = sub.add_parser("reproduce", help="run the notebooks in order with papermill")
     s.add_argument("--profile", default="auto")
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "workers", None) is not None:   # 0 or -1 are mistakes, not "all cores" / "one"
+            from .data.prepare import resolve_workers
+            resolve_workers(args.workers)
         if args.command == "synth":
             from .data.twin.synth import synth_cli
             return synth_cli(args)

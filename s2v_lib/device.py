@@ -20,6 +20,8 @@ def has_cuda() -> bool:
 
 
 def resolve_device(device: str = "auto") -> str:
+    if not (device in ("auto", "cpu") or device == "cuda" or device.startswith("cuda:")):
+        raise UserError(f"DEVICE / --device {device!r}: choose 'auto', 'cpu', 'cuda' or 'cuda:N'")
     if device == "auto":
         return "cuda" if has_cuda() else "cpu"
     if device.startswith("cuda") and not has_cuda():

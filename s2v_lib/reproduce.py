@@ -24,15 +24,55 @@ PACKAGES = ("torch", "torchvision", "torchaudio", "numpy", "scipy", "pandas", "s
 MAX_OUTPUT_BYTES = 150_000   # larger outputs (inline videos) are dropped from committed notebooks
 
 
+def _number(value, flag: str) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a notebook number; give its two digits, e.g. {flag} 03") from None
+    if n < 0:
+        raise UserError(f"{flag} {value}: notebook numbers start at 01; give e.g. {flag} 03")
+    return n
+
+
 def list_notebooks(only=None, start=None, folder=None) -> list[Path]:
-    nbs = sorted(Path(folder or notebooks_dir()).glob("0*.ipynb"))
+    """The notebooks to run, in order; every bad --only/--from is refused before anything runs."""
+    folder = Path(folder or notebooks_dir())
+    nbs = sorted(folder.glob("0*.ipynb"))
+    if only is not None and start is not None:
+        raise UserError("--only and --from together: give one (--only NN runs one notebook, --from NN runs NN and after)")
+    numbers = [int(p.name[:2]) for p in nbs if p.name[:2].isdigit()]
     if only is not None:
-        nbs = [p for p in nbs if p.name.startswith(f"{int(only):02d}")]
+        n = _number(only, "--only")
+        nbs = [p for p in nbs if p.name.startswith(f"{n:02d}")]
         if not nbs:
-            raise UserError(f"no notebook {only} in {folder or notebooks_dir()}; the notebooks are named 01_data.ipynb ...")
+            raise UserError(f"no notebook {only} in {folder}; the notebooks are named 01_data.ipynb ...")
     if start is not None:
-        nbs = [p for p in nbs if int(p.name[:2]) >= int(start)]
+        n = _number(start, "--from")
+        nbs = [p for p in nbs if p.name[:2].isdigit() and int(p.name[:2]) >= n]
+        if not nbs:
+            raise UserError(f"--from {start} is past the last notebook ({max(numbers, default=0):02d}) in {folder}; "
+                            "give a number from the list, e.g. --from 01")
     return nbs
+
+
+def check_data_args(profile: str, dataset: str, data_root: str) -> None:
+    """Refuse a bad --dataset/--data-root before a kernel starts (what the notebooks would fail on later)."""
+    from .data.prepare import resolve_root
+    from .data.readers import make_reader
+    if dataset not in ("synthetic", "crema-d", "voxceleb2"):
+        raise UserError(f"--dataset {dataset!r} is unknown; choose synthetic, crema-d or voxceleb2")
+    if not str(data_root):
+        if dataset != "synthetic":
+            raise UserError(f"--dataset {dataset} needs --data-root DIR, the folder holding the dataset")
+        return
+    root = resolve_root(data_root, "--data-root")
+    if (root / "prepare.json").exists():   # an already prepared dataset (e.g. merged shards)
+        return
+    from .config import get_profile
+    try:
+        make_reader(dataset, root, get_profile(profile))   # checks the layout, names the missing folder
+    except UserError as e:
+        raise UserError(str(e).replace("--root", "--data-root")) from None
 
 
 def strip_heavy_outputs(path: Path) -> int:
@@ -113,8 +153,8 @@ def reproduce_cli(args) -> int:
     profile = resolve_profile_name(args.profile)
     notebooks = list_notebooks(args.only, args.from_)
     if not notebooks:
-        print("no notebooks to run")
-        return 0
+        raise UserError(f"no notebooks 0*.ipynb in {notebooks_dir()}; run from a complete checkout")
+    check_data_args(profile, args.dataset, args.data_root)
     out_dir = ensure_dir(results_dir(profile) / "notebooks", "results directory")
     parameters = {"PROFILE": profile, "SEED": args.seed, "DATASET": args.dataset, "DATA_ROOT": args.data_root,
                   "DEVICE": resolve_device(getattr(args, "device", "auto")), "FORCE_RETRAIN": False, "INTERACTIVE": False}

@@ -125,9 +125,9 @@ def test_cache_hit_is_a_noop(prepared, fixture_root):
 
 
 def test_other_profile_or_seed_is_another_dir(prepared, fixture_root):
-    from s2v_lib.data.prepare import config_key, make_reader, prepared_dir, PrepareConfig
-    reader = make_reader("synthetic", fixture_root, SMOKE)
-    key = lambda seed: config_key("synthetic", fixture_root, SMOKE, PrepareConfig(48), seed, reader.listing())
+    from s2v_lib.data.prepare import config_key, content_listing, make_reader, prepared_dir, PrepareConfig
+    listing = content_listing(fixture_root, make_reader("synthetic", fixture_root, SMOKE).listing())
+    key = lambda seed: config_key("synthetic", fixture_root, SMOKE, PrepareConfig(48), seed, listing)
     assert prepared_dir(prepared.parent.parent, "synthetic", SMOKE, key(0)) == prepared
     assert prepared_dir(prepared.parent.parent, "synthetic", SMOKE, key(1)) != prepared
 

@@ -239,8 +239,9 @@ def test_voxceleb2_layout_splits_sex_and_defects(vox_root, tmp_path):
     m, q = data.manifest, data.quarantine.set_index("file")
     assert q.loc["dev/mp4/id00012/Q9w8E7r6T5y/00001.mp4", "reason"] == "video has no audio stream"
     assert q.loc["dev/mp4/id00012/Q9w8E7r6T5y/00002.mp4", "reason"] == "no face found"
-    assert q.loc["test/mp4/id00020/Q9w8E7r6T5y/00002.mp4", "reason"].startswith("audio and video durations differ")
-    assert float(q.loc["test/mp4/id00020/Q9w8E7r6T5y/00002.mp4", "value"]) == pytest.approx(-1.0, abs=0.1)
+    # the half-length m4a is the damaged file, not the intact mp4 beside it
+    assert q.loc["test/aac/id00020/Q9w8E7r6T5y/00002.m4a", "reason"].startswith("audio and video durations differ")
+    assert float(q.loc["test/aac/id00020/Q9w8E7r6T5y/00002.m4a", "value"]) == pytest.approx(-1.0, abs=0.1)
     assert len(q) == 3 and len(m) == 16 - 3
     assert list(m.columns[:14]) == ["clip_id", "actor", "sentence", "emotion", "level", "sex", "age", "age_group",
                                     "race", "n_frames", "duration_s", "path", "source", "split"]

@@ -9,6 +9,8 @@ import os
 import platform
 import sys
 
+from .errors import UserError
+
 BENCHES = {
     "twin": "s2v_lib.data.twin.bench:bench_twin",
     "prepare": "s2v_lib.data.pipeline:bench_prepare",
@@ -19,10 +21,14 @@ BENCHES = {
 
 
 def bench_cli(args) -> int:
+    only = [o.strip() for o in args.only.split(",") if o.strip()] if args.only else None
+    unknown = [o for o in only or [] if not any(prefix.startswith(o) for prefix in BENCHES)]
+    if unknown or only == []:
+        raise UserError(f"--only {args.only!r}: no bench named {', '.join(unknown) or 'at all'}; "
+                        f"choose from {', '.join(BENCHES)} (comma-separated)")
     import torch
     out = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                        "torch": torch.__version__, "cuda": torch.cuda.is_available()}}
-    only = args.only.split(",") if args.only else None
     for prefix, target in BENCHES.items():
         if only and not any(prefix.startswith(o) for o in only):
             continue

@@ -65,16 +65,45 @@ def demographics() -> pd.DataFrame:
 
 
 def read_demographics(path) -> pd.DataFrame:
-    """A user's VideoDemographics.csv (real release), with the same columns as `demographics()`."""
+    """A user's VideoDemographics.csv (real release), with the same columns as `demographics()`.
+
+    Checked whole before any clip is decoded: every actor once, with a whole-number ID and age."""
+    fix = "fix that row (CREMA-D's VideoDemographics.csv gives every actor's ID, age, sex and race once)"
     try:
-        d = pd.read_csv(path)
+        d = pd.read_csv(path, dtype=str, skipinitialspace=True)
     except FileNotFoundError:
         raise UserError(f"demographics file {path} is missing; CREMA-D ships it as VideoDemographics.csv "
                         "at the dataset root") from None
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty; copy CREMA-D's VideoDemographics.csv there again") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} cannot be read as CSV ({type(e).__name__}); copy CREMA-D's "
+                        "VideoDemographics.csv there again") from None
+    d.columns = [str(c).strip() for c in d.columns]
     need = {"ActorID", "Age", "Sex", "Race", "Ethnicity"}
     if not need <= set(d.columns):
         raise UserError(f"{path} lacks columns {sorted(need - set(d.columns))}; expected CREMA-D's VideoDemographics.csv")
+    if d.empty:
+        raise UserError(f"{path} has a header but no actors; copy CREMA-D's VideoDemographics.csv there again")
+    for col in ("ActorID", "Age"):
+        v = d[col].str.strip()
+        bad = v.isna() | ~v.fillna("").str.fullmatch(r"\d+")
+        if bad.any():
+            i = int(bad.idxmax())
+            what = "blank" if pd.isna(d[col][i]) or not str(d[col][i]).strip() else repr(d[col][i])
+            raise UserError(f"{path} line {i + 2}: {col} is {what}, not a whole number; {fix}")
+        d[col] = v.astype(int)
+    dup = d["ActorID"].duplicated()
+    if dup.any():
+        raise UserError(f"{path}: actor {d['ActorID'][dup].iloc[0]} has more than one row; keep one and delete the others")
+    outside = ~d["Age"].map(lambda a: any(lo <= a <= hi for lo, hi, _ in AGE_GROUPS))
+    if outside.any():
+        i = int(outside.idxmax())
+        raise UserError(f"{path} line {i + 2}: Age {d['Age'][i]} is outside every age group "
+                        f"({', '.join(g for *_, g in AGE_GROUPS)}); {fix}")
     d = d.rename(columns={"ActorID": "actor", "Age": "age", "Sex": "sex", "Race": "race", "Ethnicity": "ethnicity"})
+    for col in ("sex", "race", "ethnicity"):
+        d[col] = d[col].str.strip()
     d["age_group"] = d["age"].map(age_group)
     return d
 

@@ -6,6 +6,8 @@ Layout of a prepared cache dir:
                         age_group, race, n_frames, duration_s, path (relative .npz), source
     splits.csv          clip_id, actor, split in {train, val, test, unseen}
     quarantine.csv      file, reason, value (present, maybe empty)
+    key.json            dataset, root, profile, seed, shard: whose dir this is (written first; for --prune)
+    trimmed.csv         with --trim-misaligned only: clip_id, av_trim_frames, speech_cut_s of the clips kept shifted
     clips/<clip_id>.npz frames uint8 (T, S, S, 3) RGB at 25 fps; audio int16 (T * 640,) 16 kHz mono,
                         aligned: audio samples [640 t, 640 (t + 1)) belong to frame t
 """

@@ -36,12 +36,30 @@ class ClipSource:
     selected: bool = True              # inside the profile: decoded and prepared (else header checks only)
 
 
+JUNK = {".ds_store", "thumbs.db", "desktop.ini", "__macosx"}   # what Finder, Explorer and zip tools leave
+
+
 def _unexpected(path: str) -> dict:
     return {"file": path, "reason": "unexpected file in the dataset", "value": ""}
 
 
 def _skip(name: str) -> bool:
-    return name.startswith(".") or ".tmp-" in name   # hidden files, atomic-write leftovers
+    """Junk that never counts: hidden files (._* AppleDouble included), OS litter, atomic-write leftovers."""
+    return name.startswith(".") or name.lower() in JUNK or ".tmp-" in name
+
+
+def _ext(name: str) -> str:
+    """The extension, lower-cased: copies from other systems write .WAV, .FLV, .Wav."""
+    return os.path.splitext(name)[1].lower()
+
+
+def scan(folder: Path, root: Path) -> list:
+    """os.scandir entries of `folder` (junk left out), sorted by name; an unreadable folder is the user's to fix."""
+    try:
+        return sorted((e for e in os.scandir(folder) if not _skip(e.name)), key=lambda e: e.name)
+    except OSError as e:
+        raise UserError(f"cannot read the folder {folder} ({e.strerror}); make it readable "
+                        f"(e.g. chmod -R u+rX {root}) and prepare again") from None
 
 
 class CremaLayoutReader:
@@ -70,15 +88,17 @@ class CremaLayoutReader:
             raise UserError(f"{root} has no GroundTruth/ face-box sidecars; rebuild the twin with "
                             "`python -m s2v_lib synth`, or prepare with --faces detect (the dlib detector)")
 
-    def listing(self) -> list[tuple[str, int]]:
-        """(relative path, size) of every file the reader may read: part of the cache key."""
+    def listing(self) -> list[tuple[str, str]]:
+        """(relative path, "media" | "meta" | "stray") of every file the reader reads or reports: the cache key."""
         out = []
         for d in self.dirs:
             if (self.root / d).is_dir():
-                out += [(f"{d}/{e.name}", e.stat().st_size) for e in os.scandir(self.root / d) if e.is_file()]
+                exts = {self.video_ext, ".wav", ".mp3", ".npz"}
+                out += [(f"{d}/{e.name}", "media" if _ext(e.name) in exts and e.is_file() else "stray")
+                        for e in scan(self.root / d, self.root)]
         demo = self.root / "VideoDemographics.csv"
         if demo.exists():
-            out.append((demo.name, demo.stat().st_size))
+            out.append((demo.name, "meta"))
         return sorted(out)
 
     def demographics(self) -> pd.DataFrame:
@@ -92,29 +112,36 @@ class CremaLayoutReader:
         """(every clip on disk, selected=True for the profile's; quarantine rows for stray files)."""
         p = self.profile
         actors = set(select_actors(p.n_actors))
-        stems, bad = set(), []
+        found, bad = {}, []   # (folder, stem) -> file name, whatever the case of its extension
         for d, ext in ((self.video_dir, self.video_ext), ("AudioWAV", ".wav"), ("AudioMP3", ".mp3")):
             if (self.root / d).is_dir():
-                for e in os.scandir(self.root / d):
-                    if e.name.endswith(ext):
-                        stems.add(e.name[: -len(ext)])
-                    elif not _skip(e.name):
+                for e in scan(self.root / d, self.root):
+                    stem = e.name[: -len(ext)]
+                    if _ext(e.name) != ext or not e.is_file():
                         bad.append(_unexpected(f"{d}/{e.name}"))
+                    elif (d, stem) in found:   # 1001_DFA_ANG_XX.wav beside 1001_DFA_ANG_XX.WAV
+                        bad.append({"file": f"{d}/{e.name}", "reason": "second copy of a clip (extension case "
+                                    "differs)", "value": found[d, stem]})
+                    else:
+                        found[d, stem] = e.name
         out = []
+        stems = {stem for _, stem in found}
         for stem in sorted(stems):
             try:
                 c = parse_clip_name(stem)
             except ValueError:
-                bad.append({"file": stem, "reason": "not a CREMA-D clip name", "value": ""})
+                bad += [{"file": f"{d}/{found[d, s_]}", "reason": "not a CREMA-D clip name", "value": ""}
+                        for d, s_ in sorted(found) if s_ == stem]
                 continue
             selected = (c.actor in actors and (not p.sentences or c.sentence in p.sentences)
                         and (not p.emotions or c.emotion in p.emotions) and (not p.levels or c.level in p.levels))
-            audio = self.root / "AudioWAV" / f"{stem}.wav"
-            mp3 = self.root / "AudioMP3" / f"{stem}.mp3"
-            if not audio.exists() and mp3.exists():   # the WAV is the audio of record; the MP3 only stands in
+            path = lambda d, ext: self.root / d / found.get((d, stem), f"{stem}{ext}")
+            audio = path("AudioWAV", ".wav")
+            mp3 = path("AudioMP3", ".mp3")
+            if ("AudioWAV", stem) not in found and ("AudioMP3", stem) in found:   # the WAV is the audio of record
                 audio = mp3
             boxes = self.root / "GroundTruth" / f"{stem}.npz"
-            out.append(ClipSource(stem, self.root / self.video_dir / f"{stem}{self.video_ext}", audio,
+            out.append(ClipSource(stem, path(self.video_dir, self.video_ext), audio,
                                   meta={"actor": c.actor, "sentence": c.sentence, "emotion": c.emotion, "level": c.level},
                                   boxes=boxes if self.sidecars else None, detect=self.detect, selected=selected))
         return out, bad
@@ -157,42 +184,48 @@ class VoxCeleb2Reader:
             raise UserError("VoxCeleb2 has no face-box sidecars; prepare it with the detector (--faces detect)")
         meta = root / VOX_META
         self.meta = read_vox_meta(meta) if meta.exists() else None
-        self._walked = None
+        self._walked, self._aac_dirs = None, {}
 
     def _walk(self):
-        """[(set, identity dir, video, clip stem)] of every mp4, and stray files; one pass, cached."""
+        """[(set, identity dir, video, clip file name)] of every mp4, and stray files; one pass, cached."""
         if self._walked is None:
             found, bad = [], []
             for s in self.sets:
                 base = self.root / s / "mp4"
-                for ident in sorted(os.scandir(base), key=lambda e: e.name):
-                    if _skip(ident.name):
-                        continue
+                for ident in scan(base, self.root):
                     if not (ident.is_dir() and VOX_ID.match(ident.name)):
                         bad.append(_unexpected(f"{s}/mp4/{ident.name}"))
                         continue
-                    for video in sorted(os.scandir(ident.path), key=lambda e: e.name):
+                    for video in scan(Path(ident.path), self.root):
                         if not video.is_dir():
-                            if not _skip(video.name):
-                                bad.append(_unexpected(f"{s}/mp4/{ident.name}/{video.name}"))
+                            bad.append(_unexpected(f"{s}/mp4/{ident.name}/{video.name}"))
                             continue
-                        for f in sorted(os.scandir(video.path), key=lambda e: e.name):
-                            if f.name.endswith(".mp4"):
-                                found.append((s, ident.name, video.name, f.name[:-4]))
-                            elif not _skip(f.name):
+                        for f in scan(Path(video.path), self.root):
+                            if _ext(f.name) == ".mp4" and f.is_file():
+                                found.append((s, ident.name, video.name, f.name))
+                            else:
                                 bad.append(_unexpected(f"{s}/mp4/{ident.name}/{video.name}/{f.name}"))
             self._walked = found, bad
         return self._walked
 
-    def listing(self) -> list[tuple[str, int]]:
+    def _aac(self, s: str, ident: str, video: str, stem: str) -> Path | None:
+        """The clip's m4a, whatever the case of its extension, or None."""
+        folder = self.root / s / "aac" / ident / video
+        if folder not in self._aac_dirs:
+            self._aac_dirs[folder] = ({os.path.splitext(e.name)[0]: Path(e.path) for e in scan(folder, self.root)
+                                       if _ext(e.name) == ".m4a"} if folder.is_dir() else {})
+        return self._aac_dirs[folder].get(stem)
+
+    def listing(self) -> list[tuple[str, str]]:
         out = []
         for top in [*(self.root / s for s in self.sets), self.root / "GroundTruth"]:
             if top.is_dir():
-                for d, _, files in os.walk(top):
-                    out += [(os.path.relpath(os.path.join(d, f), self.root), os.path.getsize(os.path.join(d, f)))
-                            for f in files if not _skip(f)]
+                for d, dirs, files in os.walk(top):
+                    dirs[:] = [x for x in dirs if not _skip(x)]
+                    out += [(os.path.relpath(os.path.join(d, f), self.root),
+                             "media" if _ext(f) in (".mp4", ".m4a", ".npz") else "stray") for f in files if not _skip(f)]
         if (self.root / VOX_META).exists():
-            out.append((VOX_META, (self.root / VOX_META).stat().st_size))
+            out.append((VOX_META, "meta"))
         return sorted(out)
 
     def identities(self) -> dict[int, str]:
@@ -236,14 +269,14 @@ class VoxCeleb2Reader:
         found, bad = self._walk()
         chosen, cap, count = self.selected_actors(), self.clips_per_actor(), {}
         out = []
-        for s, ident, video, clip in found:
-            actor = int(ident[2:])
-            rel = Path(s) / "mp4" / ident / video / f"{clip}.mp4"
-            m4a = self.root / s / "aac" / ident / video / f"{clip}.m4a"
+        for s, ident, video, name in found:
+            actor, clip = int(ident[2:]), os.path.splitext(name)[0]
+            rel = Path(s) / "mp4" / ident / video / name
+            m4a = self._aac(s, ident, video, clip)
             sidecar = self.root / "GroundTruth" / s / ident / video / f"{clip}.npz"
             selected = actor in chosen and (cap is None or count.get(actor, 0) < cap)
             count[actor] = count.get(actor, 0) + selected
-            out.append(ClipSource(f"{ident}_{video}_{clip}", self.root / rel, m4a if m4a.exists() else self.root / rel,
+            out.append(ClipSource(f"{ident}_{video}_{clip}", self.root / rel, m4a or self.root / rel,
                                   meta={"actor": actor, "sentence": video, "emotion": "NEU", "level": "XX", "set": s},
                                   boxes=sidecar if sidecar.exists() else None, detect=True, selected=selected))
         return out, list(bad)
