@@ -57,8 +57,8 @@ class _StandInTeacher(torch.nn.Module):
         return self.net(x, return_maps=True)[1]
 
 
-def _tasks(profile, device):
-    """Every composer-stage task at the profile's size, with its training windows."""
+def _tasks(profile, device, names=("speech2video", "sdfa", "s2f_sdfa")):
+    """The composer-stage tasks at the profile's size, with training windows of random clips."""
     from .composer.configs import sdfa_config, speech2video_config
     from .composer.sdfa_task import SDFATask
     from .composer.speech2video_task import Speech2VideoTask
@@ -69,8 +69,10 @@ def _tasks(profile, device):
     bank = _toy_bank(profile.frame_size, c_dim, nu_dim, mu_dim)
     s2v = speech2video_config(profile, c_dim, nu_dim, mu_dim, teacher_channels(teacher, profile.frame_size, device),
                               warmup=0)
-    return {"speech2video": Speech2VideoTask(s2v, teacher), "sdfa": SDFATask(sdfa_config(profile, warmup=0)),
-            "s2f_sdfa": SDFATask(sdfa_config(profile, id_from_vector=nu_dim, warmup=0))}, bank
+    build = {"speech2video": lambda: Speech2VideoTask(s2v, teacher),
+             "sdfa": lambda: SDFATask(sdfa_config(profile, warmup=0)),
+             "s2f_sdfa": lambda: SDFATask(sdfa_config(profile, id_from_vector=nu_dim, warmup=0))}
+    return {name: build[name]() for name in names}, bank
 
 
 def _batch(task, bank, step, device):
@@ -97,7 +99,7 @@ def check_deterministic(profile, device) -> dict:
         weights = []
         for _ in range(2):
             seed_everything(0)
-            tasks, bank = _tasks(profile, device)
+            tasks, bank = _tasks(profile, device, (name,))
             task = tasks[name]
             for net in task.nets.values():
                 net.to(device).train()
@@ -203,7 +205,7 @@ def check_resume(profile, device) -> dict:
         from .train.loop import train
         from .train.windows import WindowSampler
         torch.manual_seed(0)
-        tasks, bank = _tasks(profile, device)
+        tasks, bank = _tasks(profile, device, ("speech2video",))
         task = tasks["speech2video"]
         loop = dataclasses.replace(task.cfg.loop, steps=4, ckpt_every=2, log_every=1)
         sampler = WindowSampler(bank, loop, vector_keys=("nu", "mu"))
