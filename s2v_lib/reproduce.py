@@ -23,14 +23,25 @@ PACKAGES = ("torch", "torchvision", "torchaudio", "numpy", "scipy", "pandas", "s
 MAX_OUTPUT_BYTES = 150_000   # larger outputs (inline videos) are dropped from committed notebooks
 
 
+def notebook_key(name: str) -> str:
+    """'04b_davs.ipynb' -> '04b', '3' -> '03': what --only / --from name (a number, maybe with a letter)."""
+    head = str(name).split("_")[0].lower()
+    digits = len(head) - len(head.lstrip("0123456789"))
+    letters = head[digits:]
+    if digits == 0 or (letters and not letters.isalpha()):
+        raise UserError(f"{name!r} is not a notebook number; use e.g. 03 or 04b (notebooks are named 01_data.ipynb ...)")
+    return f"{int(head[:digits]):02d}{head[digits:]}"
+
+
 def list_notebooks(only=None, start=None, folder=None) -> list[Path]:
+    """notebooks/0*.ipynb in order (04_composer < 04b_davs < 05_evaluation); only / start: a key (notebook_key)."""
     nbs = sorted(Path(folder or notebooks_dir()).glob("0*.ipynb"))
     if only is not None:
-        nbs = [p for p in nbs if p.name.startswith(f"{int(only):02d}")]
+        nbs = [p for p in nbs if notebook_key(p.name) == notebook_key(only)]
         if not nbs:
             raise UserError(f"no notebook {only} in {folder or notebooks_dir()}; the notebooks are named 01_data.ipynb ...")
     if start is not None:
-        nbs = [p for p in nbs if int(p.name[:2]) >= int(start)]
+        nbs = [p for p in nbs if notebook_key(p.name) >= notebook_key(start)]
     return nbs
 
 

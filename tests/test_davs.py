@@ -166,3 +166,16 @@ def test_generate_fn_gives_the_study_frames_and_mismatch_stills(toy):
         assert out.dtype == np.uint8 and out.shape == frames.shape
     assert not np.array_equal(gens["DAVS"](test[0]), gens["DAVS(mismatch)"](test[0]))   # another face
     assert davs_generate_fn(trained, toy, source="video", frame="random")(test[0]).shape == frames.shape
+
+
+def test_the_davs_chapter_sorts_between_04_and_05_and_is_selectable(tmp_path):
+    from s2v_lib.reproduce import list_notebooks
+    for name in ("05_e", "04_d", "04b_davs", "03_c"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    names = lambda nbs: [p.stem for p in nbs]
+    assert names(list_notebooks(folder=tmp_path)) == ["03_c", "04_d", "04b_davs", "05_e"]
+    assert names(list_notebooks(only="04b", folder=tmp_path)) == ["04b_davs"]
+    assert names(list_notebooks(only="4", folder=tmp_path)) == ["04_d"]
+    assert names(list_notebooks(start="04b", folder=tmp_path)) == ["04b_davs", "05_e"]
+    with pytest.raises(UserError, match="not a notebook number"):
+        list_notebooks(only="b4", folder=tmp_path)

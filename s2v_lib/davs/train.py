@@ -47,6 +47,7 @@ def wid_terms(model, b: dict, cfg) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 def _key(cfg, stage: str, net_cfg) -> dict:
     d = dataclasses.asdict(cfg)
     d["stage"], d["net"] = stage, vars(net_cfg)
+    d.pop("max_eval_windows")   # evaluation only
     if stage == "wid":   # the wid stage does not depend on the generation variant or its weights
         for k in ("variant", "full_steps", "gen_frames", "w_gan", "alpha", "w_disentangle", "lr_d"):
             d.pop(k)
