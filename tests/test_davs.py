@@ -58,12 +58,13 @@ def test_word_spans_from_a_twin_sidecar_are_plausible_and_inside_the_clip(twin_d
         assert np.all(ends - starts < 1.0)                            # no word of these sentences lasts a second
         onsets = truth["phon_sample"] / 16000
         assert all(np.isclose(onsets, s).any() for s in starts)       # every word starts on a phoneme event
-    w = build_windows(twin_data, davs_config(TINY_TWIN, window_frames=15).windows, splits=("train", "val", "test"))
+    w = build_windows(twin_data, davs_config(TINY_TWIN).windows, splits=("train", "val", "test"))
+    assert len(w.table) and w.length == 15
     for t in w.table.itertuples():
         n = len(w.frames[t.clip_id])
-        assert 0 <= t.start and t.start + 15 <= n
+        assert 0 <= t.start and t.start + w.length <= n
         centre = (t.word_start_s + t.word_end_s) / 2 * 25
-        assert t.start <= centre <= t.start + 15
+        assert t.start <= centre <= t.start + w.length
     assert set(w.classes) <= set(expected["IOM"] + expected["DFA"])
 
 

@@ -140,6 +140,14 @@ def strip_items(d):
     return d
 
 
+def table1_rows(profile, data, mismatch=None, device="cpu", seed: int = 0, word_labels: str = "twin_words") -> dict:
+    """The study's Table 1 / Figure 3 rows {"DAVS": fn, "DAVS(mismatch)": fn} (generate.table1_generators)
+    from the runs notebook 04b trained: a finished checkpoint is loaded, nothing retrains."""
+    from .generate import table1_generators
+    runs = train_all(profile, data, device, seed, word_labels, progress=False)
+    return table1_generators(runs.full["DAVS"], data, mismatch)
+
+
 def final_losses(runs: DAVSRuns) -> dict:
     """The last logged row of each run (for the notebook's training table)."""
     return {name: {k: v for k, v in h[-1].items() if isinstance(v, (int, float))} for name, h in runs.histories.items() if h}

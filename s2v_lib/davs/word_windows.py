@@ -204,6 +204,8 @@ def build_windows(data, cfg: WindowConfig, seed: int = 0, splits=("train", "test
     persons = sorted(int(a) for a in table.loc[table["split"] == "train", "actor"].unique())
     table["person"] = table["actor"].map({a: i for i, a in enumerate(persons)}).fillna(-1).astype(np.int64)
     train_clips = table.loc[table["split"] == "train", "clip_id"].unique()
+    if len(train_clips) == 0:
+        raise UserError(f"no training windows in {data.root} (splits.csv has no usable train clip); DAVS needs some")
     stack = np.concatenate([mfccs[c] for c in train_clips])
     mean, std = stack.mean((0, 2), keepdims=True)[0], stack.std((0, 2), keepdims=True)[0] + 1e-5
     mfccs = {c: torch.from_numpy((m - mean) / std) for c, m in mfccs.items()}

@@ -8,8 +8,8 @@ audio-visual representation", AAAI 2019), re-implemented small. Names as in the 
     D_seq  SequenceDiscriminator  a frame sequence    -> real / generated (Eq. 7)
     C_w    WordClassifier     F_w = (f_w(1..n))       -> N_w words (shared by both modalities: SC)
     C_p^w  WordClassifier     F_p^v                   -> N_w words (adversary of E_p^v, Eq. 2-3)
-    C_w^p  PersonClassifier   f_w^v                   -> N_p persons (adversary of E_w^v, Eq. 4-5)
-    D_dom  DomainClassifier   f_w                     -> {video, audio} (L_adv^D)
+    C_w^p  mlp                f_w^v                   -> N_p persons (adversary of E_w^v, Eq. 4-5)
+    D_dom  mlp                f_w                     -> {video, audio}: the domain classifier (L_adv^D)
 
 The paper's backbones (VGG-M for E_p^v, a simple FAN for E_w^v, SyncNet's audio stream for E_w^a,
 a 10-conv decoder with 6 bilinear upsamplings to 256 px) are scaled to our frame sizes: the
