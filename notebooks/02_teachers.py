@@ -45,11 +45,11 @@ FORCE_RETRAIN = False
 INTERACTIVE = True
 
 # %%
-import pandas as pd
 from IPython.display import display
 
 from s2v_lib import teachers
-from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.config import get_profile
+from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.data.teacher_faces import face_set_config, make_face_set
 from s2v_lib.figures import save_figure
@@ -120,7 +120,7 @@ display(teachers.results_table(id_results, ["top1", "top5", "chance_top1", "n_qu
 # %%
 emo_results = {f: teachers.evaluate_emotion(t, data, k=5, seed=SEED) for f, t in emo_teachers.items()}
 display(teachers.results_table(emo_results, ["accuracy", "chance", "n_clips", "k"]))
-fig = teachers.confusion_figure(emo_results)
+fig = teachers.emotion_teachers_confusion_figure(emo_results)
 save_figure(fig, FIG_DIR / "teacher_emotion_confusion.png")
 
 # %% [markdown]

@@ -1,6 +1,6 @@
 """The smoke chain: every notebook runs headless under papermill, then nbval re-runs the executed copies.
 
-This is the end-to-end test CI relies on (DESIGN section 4: the smoke chain within ~5 minutes).
+This is the end-to-end test CI relies on (docs/design.md §4: the smoke chain within ~5 minutes).
 It uses the default cache (.cache/ or $S2V_CACHE), so a second local run reuses data and checkpoints.
 """
 import json
@@ -38,3 +38,20 @@ def test_nbval_over_executed_notebooks(smoke_run):
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                         "--nbval-current-env", *nbs], cwd=REPO_ROOT, capture_output=True, text=True)
     assert r.returncode == 0, f"nbval failed:\n{r.stdout[-4000:]}\n{r.stderr[-2000:]}"
+
+
+def test_doctor_passes_on_cpu(smoke_run):
+    """`python -m s2v_lib doctor --device cpu` on the smoke cache the chain just filled. Its smoke_chain
+    check is the run above (the same assertions), so it is not run twice here."""
+    from s2v_lib.doctor import check_smoke_chain  # noqa: F401  (the check exists; its assertions follow)
+    prov = json.loads((results_dir("smoke") / "provenance.json").read_text())
+    assert prov["parameters"]["DEVICE"] == "cpu" and prov["complete"]
+    assert not [p.name for p in results_dir("smoke").glob("*.json") if "NaN" in p.read_text()]
+    r = subprocess.run([sys.executable, "-m", "s2v_lib", "doctor", "--device", "cpu", "--skip", "smoke_chain"],
+                       cwd=REPO_ROOT, capture_output=True, text=True)
+    report = json.loads(r.stdout)
+    assert r.returncode == 0, {k: v for k, v in report.items() if isinstance(v, dict) and not v["ok"]}
+    assert set(report) >= {"ssim_torch_vs_skimage", "deterministic", "autocast_bf16", "resume_roundtrip",
+                           "throughput", "device_boundary"}
+    assert report["deterministic"]["warn_only"] is False
+    assert report["throughput"]["projected_training_min"] > 0

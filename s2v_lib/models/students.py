@@ -5,12 +5,12 @@ Loss, Eq. (2) of the paper with Eq. (3):
     L1 = lam ||mu_bar - mu*_bar||^2 + l_distill(mu, mu*) + lam ||nu_bar - nu*_bar||^2 + l_distill(nu, nu*)
     l_distill(x, y) = - sum_i softmax(x)_i log softmax(y)_i,        lam = 0.025, bars = L2-normalised.
 
-Our reading (DESIGN section 10, note 3; recorded in results as kd_direction):
+Our reading (docs/design.md §10.3; recorded in results as kd_direction):
 - Eq. (3) as written puts the *student* x under the softmax weights and the *teacher* y under the
   log: minimising it makes the student's softmax peak where the teacher's is largest
   (kd_direction="as_written"). The usual distillation cross-entropy is the reverse,
   -sum softmax(teacher) log softmax(student) (kd_direction="standard", our default: a departure from
-  DESIGN's "default as written": in the cpu reference run, results/cpu/distillation.json, the identity
+  the paper's printed direction: in the cpu reference run, results/cpu/distillation.json, the identity
   student trained as written found the speaker top-1 for 0.33 of test clips, the standard one for 0.75;
   emotion was close either way, 0.94 vs 0.97. Both are always reported).
 - Identity: nu and nu* are feature vectors (the paper's 4096-d VGG fc7; ours the identity teacher's
@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..losses import normalized_l2
 
 KD_DIRECTIONS = ("as_written", "standard")
 
@@ -98,17 +100,13 @@ def l_distill(student: torch.Tensor, teacher: torch.Tensor, direction: str = "as
     raise ValueError(f"direction must be one of {KD_DIRECTIONS}, not {direction!r}")
 
 
-def normalised_l2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (F.normalize(x, dim=-1) - F.normalize(y, dim=-1)).pow(2).sum(-1).mean()
-
-
 def students_loss(nu, mu, nu_teacher, mu_teacher, emotion_head, cfg: StudentConfig):
     """Eq. (2) -> (loss, {term: value}). emotion_head maps emotion features to class logits (frozen)."""
     d = dict(direction=cfg.kd_direction, temperature=cfg.kd_temperature)
     parts = {
-        "l2_emo": cfg.lam * normalised_l2(mu, mu_teacher),
+        "l2_emo": cfg.lam * normalized_l2(mu, mu_teacher),
         "kd_emo": l_distill(emotion_head(mu), emotion_head(mu_teacher), **d),
-        "l2_id": cfg.lam * normalised_l2(nu, nu_teacher),
+        "l2_id": cfg.lam * normalized_l2(nu, nu_teacher),
         "kd_id": l_distill(nu, nu_teacher, **d),
     }
     loss = sum(parts.values())
