@@ -68,12 +68,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.config import get_profile
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.davs import report, study
 from s2v_lib.davs.config import SUPERVISIONS, VARIANTS
 from s2v_lib.davs.generate import davs_generate_fn
-from s2v_lib.evaluation import dataset_label
+from s2v_lib.device import resolve_device
+from s2v_lib.evaluation.table1 import dataset_label
 from s2v_lib.figures import save_figure
 from s2v_lib.paths import figures_dir, results_dir
 from s2v_lib.seed import seed_everything

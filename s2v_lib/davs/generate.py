@@ -3,7 +3,7 @@
 `davs_generate_fn` is the study's interface: a callable clip_id -> frames uint8 (T, S, S, 3) that
 evaluation.evaluate_method scores like every other method. `table1_generators` is the one place the
 Table 1 rows are made: "DAVS" (from audio, a still image of the speaker: the clip's first frame, the
-still SDFA gets) and "DAVS(mismatch)" (the first frame of another test speaker, composer_stage's
+still SDFA gets) and "DAVS(mismatch)" (the first frame of another test speaker, composer/mismatch.py's
 mismatch pairs, the pairing SDFA(mismatch) uses).
 """
 import functools
@@ -83,7 +83,7 @@ def guidance_frame(clip_id: str, n_frames: int, seed: int = 0) -> int:
 
 def davs_generate_fn(trained: TrainedDAVS, data, still_from="own", source: str = "audio", frame="first"):
     """clip_id -> uint8 (T, S, S, 3). still_from: "own" (the clip's speaker) or a mismatch table
-    (DataFrame clip_id -> still_clip_id, composer_stage.mismatch_pairs); frame: "first" (the frame
+    (DataFrame clip_id -> still_clip_id, composer.mismatch.mismatch_pairs); frame: "first" (the frame
     SDFA animates) or "random" (the DAVS paper's random k-th frame); source: "audio" or "video"."""
     still_of = None if isinstance(still_from, str) else still_from.set_index("clip_id")["still_clip_id"]
     if isinstance(still_from, str) and still_from != "own":
