@@ -53,6 +53,7 @@ INTERACTIVE = True
 from IPython.display import Markdown, display
 
 from s2v_lib.config import get_profile
+from s2v_lib.davs.study import table1_rows
 from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.evaluation.claims import write_claims
@@ -107,16 +108,21 @@ for shift in (0, 4, 25):
     print(f"video delayed by {shift:2d} frames: offset {s.offset:+d}, confidence {s.confidence:.2f}, min dist {s.min_dist:.2f}")
 
 # %% [markdown]
-# ## The four methods
+# ## The methods
 # The models come from notebook 04 (first seed) and the speech features from stage one (notebook 03,
 # cached); the further speech2video seeds are trained here when missing (one composer run each).
 # SDFA animates the test clip's own first frame; SDFA(mismatch) the first frame of another test
-# speaker of the same sex (`results/<profile>/mismatch_pairs.csv`).
+# speaker of the same sex (`results/<profile>/mismatch_pairs.csv`). DAVS (notebook 04b; Zhou et al.,
+# AAAI 2019) generates from the audio with the same still image as SDFA, DAVS(mismatch) with the
+# same other speaker's still as SDFA(mismatch).
 
 # %%
 features = speech_stage(profile, data, ctx.identity_teacher, ctx.emotion_teacher, device, progress=False)["clips"]
 models = load_models(profile, data, features, ctx.identity_teacher, device, SEEDS, force_retrain=FORCE_RETRAIN)
-gens = generators(models, data, features, mismatch_table(profile.name, data, SEED))
+mismatch = mismatch_table(profile.name, data, SEED)
+gens = generators(models, data, features, mismatch)
+gens.update(table1_rows(profile, data, mismatch, device=device, seed=SEED,
+                        word_labels="twin_words" if DATASET == "synthetic" else "sentence_id"))
 print({m: (sorted(g) if isinstance(g, dict) else "1 model") for m, g in gens.items()})
 
 # %% [markdown]

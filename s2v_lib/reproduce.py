@@ -24,34 +24,36 @@ PACKAGES = ("torch", "torchvision", "torchaudio", "numpy", "scipy", "pandas", "s
 MAX_OUTPUT_BYTES = 150_000   # larger outputs (inline videos) are dropped from committed notebooks
 
 
-def _number(value, flag: str) -> int:
-    try:
-        n = int(str(value).strip())
-    except ValueError:
-        raise UserError(f"{flag} {value!r} is not a notebook number; give its two digits, e.g. {flag} 03") from None
-    if n < 0:
-        raise UserError(f"{flag} {value}: notebook numbers start at 01; give e.g. {flag} 03")
-    return n
+def notebook_key(name: str, flag: str = "notebook") -> str:
+    """'04b_davs.ipynb' -> '04b', '3' -> '03': what --only / --from name (a number, maybe with a letter)."""
+    head = str(name).strip().split("_")[0].lower()
+    digits = len(head) - len(head.lstrip("0123456789"))
+    letters = head[digits:]
+    if digits == 0 or (letters and not letters.isalpha()):
+        raise UserError(f"{flag} {name!r} is not a notebook number; give its number, e.g. {flag} 03 or {flag} 04b")
+    return f"{int(head[:digits]):02d}{letters}"
 
 
 def list_notebooks(only=None, start=None, folder=None) -> list[Path]:
-    """The notebooks to run, in order; every bad --only/--from is refused before anything runs."""
+    """notebooks/0*.ipynb in order (04_composer < 04b_davs < 05_evaluation); every bad --only/--from is
+    refused before anything runs."""
     folder = Path(folder or notebooks_dir())
     nbs = sorted(folder.glob("0*.ipynb"))
     if only is not None and start is not None:
         raise UserError("--only and --from together: give one (--only NN runs one notebook, --from NN runs NN and after)")
-    numbers = [int(p.name[:2]) for p in nbs if p.name[:2].isdigit()]
     if only is not None:
-        n = _number(only, "--only")
-        nbs = [p for p in nbs if p.name.startswith(f"{n:02d}")]
+        key = notebook_key(only, "--only")
+        nbs = [p for p in nbs if notebook_key(p.name) == key]
         if not nbs:
             raise UserError(f"no notebook {only} in {folder}; the notebooks are named 01_data.ipynb ...")
     if start is not None:
-        n = _number(start, "--from")
-        nbs = [p for p in nbs if p.name[:2].isdigit() and int(p.name[:2]) >= n]
+        key = notebook_key(start, "--from")
+        last = notebook_key(nbs[-1].name) if nbs else "00"
+        nbs = [p for p in nbs if notebook_key(p.name) >= key]
         if not nbs:
-            raise UserError(f"--from {start} is past the last notebook ({max(numbers, default=0):02d}) in {folder}; "
+            raise UserError(f"--from {start} is past the last notebook ({last}) in {folder}; "
                             "give a number from the list, e.g. --from 01")
+    return nbs
     return nbs
 
 

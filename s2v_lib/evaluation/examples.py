@@ -19,7 +19,8 @@ def pick_utterances(data, n: int = 2, split: str = "test", seed: int = 0) -> lis
 
 
 def figure3_examples(data, gens: dict, clip_ids, seed: int | None = None) -> list[dict]:
-    """Rows as in the paper's Figure 3: ground truth, SDFA, S2F+SDFA, speech2video (first seed)."""
+    """Rows as in the paper's Figure 3: ground truth, SDFA, S2F+SDFA, speech2video (first seed); DAVS (the
+    study's fourth method) before speech2video when it is among the generators."""
     man = data.manifest.set_index("clip_id")
     s2v = gens["speech2video"]
     s2v = s2v[seed if seed is not None else min(s2v)] if isinstance(s2v, dict) else s2v
@@ -28,7 +29,8 @@ def figure3_examples(data, gens: dict, clip_ids, seed: int | None = None) -> lis
         r = man.loc[cid]
         out.append({"title": f"{cid}: actor {r['actor']} ({r['sex']}, {r['age']}), emotion {r['emotion']}",
                     "rows": {"Ground truth": data.load(cid)[0], "SDFA": gens["SDFA"](cid),
-                             "S2F+SDFA": gens["S2F+SDFA"](cid), "speech2video": s2v(cid)}})
+                             "S2F+SDFA": gens["S2F+SDFA"](cid),
+                             **({"DAVS": gens["DAVS"](cid)} if "DAVS" in gens else {}), "speech2video": s2v(cid)}})
     return out
 
 

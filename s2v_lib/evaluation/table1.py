@@ -12,7 +12,7 @@ from ..atomic import write_csv, write_text
 from ..paths import results_dir
 from ..stats import bootstrap_ci
 
-METHODS = ("speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "ground_truth")
+METHODS = ("speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "DAVS", "DAVS(mismatch)", "ground_truth")
 # the spec's seven metrics, then the share of clips whose syncnet offset is 0 (docs/design.md §7: "also report the
 # offset"; Confidence alone does not see a constant lag: it measures how sharp the dip is, wherever it is)
 METRICS = ("ssim", "psnr_frame", "psnr_video", "confidence", "lse_d", "identity_top1", "emotion_acc", "offset0")
