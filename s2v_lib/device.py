@@ -10,12 +10,11 @@
 """
 import os
 
-import torch
-
 from .errors import UserError
 
 
 def has_cuda() -> bool:
+    import torch
     return torch.cuda.is_available()
 
 
@@ -29,9 +28,10 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-def module_device(module) -> torch.device:
+def module_device(module):
     """Where a module (or a bound method of one, or a teacher wrapper with a .device or parameters)
     computes; CPU for stand-ins without parameters."""
+    import torch
     module = getattr(module, "__self__", module)
     dev = getattr(module, "device", None)
     if dev is not None and not callable(dev):
@@ -40,10 +40,6 @@ def module_device(module) -> torch.device:
         return next(module.parameters()).device
     except (AttributeError, StopIteration, TypeError):
         return torch.device("cpu")
-
-
-def to_cpu(x: torch.Tensor) -> torch.Tensor:
-    return x.detach().cpu()
 
 
 def available_cpus() -> int:

@@ -16,7 +16,6 @@ never mistaken for a prepared dataset. Shards and their merge: shards.py.
 """
 import json
 import multiprocessing as mp
-import os
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import save_npz, write_csv, write_json
 from ..config import as_profile
+from ..device import available_cpus
 from ..errors import UserError
 from ..paths import cache_root, ensure_dir
 from .alignment import measure_offset, speech_after, track_offset
@@ -156,7 +156,7 @@ def resolve_root(root, flag: str = "--root") -> Path:
 def resolve_workers(workers, flag: str = "--workers") -> int:
     """None: every core; else a whole number >= 1 (0 and negatives are mistakes, not shorthands)."""
     if workers is None:
-        return os.cpu_count() or 1
+        return available_cpus()
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise UserError(f"{flag} {workers}: give a whole number >= 1 (worker processes), or leave it out "
                         "to use every core")

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import save_npz
 from ..config import EMOTIONS
+from ..device import available_cpus
 from ..paths import cache_root
 
 FIRST_SEED = 1_000_000   # the twin keeps seeds below this for its actors
@@ -144,7 +145,7 @@ def make_face_set(cfg: FaceSetConfig, progress: bool = True) -> dict:
             return {k: z[k] for k in z.files}
     demos = identity_demographics(cfg)
     jobs = [(i, d, cfg) for i, d in enumerate(demos)]
-    workers = cfg.workers or mp.cpu_count()
+    workers = cfg.workers or available_cpus()
     bar = tqdm(total=len(jobs), desc=f"teacher face set ({cfg.size}px)", disable=not progress, unit="id")
     results = []
     if workers > 1 and len(jobs) >= 4 * workers:

@@ -5,7 +5,6 @@ twin_fps_S is the target figure (wall time); twin_fps_S_per_cpu divides by the C
 instead, which stays meaningful when other jobs share the machine.
 """
 import dataclasses
-import os
 import resource
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...config import get_profile
+from ...device import available_cpus
 
 BENCH_ACTORS, BENCH_SENTENCES = 8, ("DFA", "TIE")   # 8 x 2 x 6 emotions = 96 clips per size
 
@@ -36,7 +36,7 @@ def bench_twin(profile_name: str, workers: int | None = None) -> dict:
         try:
             cpu0 = _cpu_seconds()
             t0 = time.perf_counter()
-            synth_dataset(profile, root, workers=workers or os.cpu_count(), progress=False)
+            synth_dataset(profile, root, workers=workers or available_cpus(), progress=False)
             wall = time.perf_counter() - t0
             cpu = _cpu_seconds() - cpu0
             n_frames = sum(len(np.load(p)["blink"]) for p in (root / "GroundTruth").glob("*.npz"))

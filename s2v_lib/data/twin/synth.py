@@ -16,12 +16,13 @@ reloaded per clip: the same profile and seed give byte-identical WAVs and identi
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...atomic import save_npz, write_bytes, write_json
+from ...device import available_cpus
 from ...errors import UserError
 from ...paths import ensure_dir
 from .. import crema_meta
@@ -235,7 +236,7 @@ def synth_dataset(profile, out_dir, workers=None, seed=0, layout="crema-d", defe
         missing = [k for k, p in clip_paths(root, job.name).items() if not p.exists()]
         if missing:
             pending.append((job, None if len(missing) == len(FOLDERS) else missing))
-    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    workers = available_cpus() if workers is None else max(1, int(workers))
     run_jobs(root, pending, workers, progress)
     from importlib import resources
     for name in ("VideoDemographics.csv", "LICENSE.txt"):

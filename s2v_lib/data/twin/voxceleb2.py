@@ -13,13 +13,13 @@ from dev identities, as in VoxCeleb2.
 """
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...atomic import save_npz, write_bytes, write_json
+from ...device import available_cpus
 from ...errors import UserError
 from ...paths import ensure_dir
 from .. import crema_meta
@@ -228,7 +228,7 @@ def synth_voxceleb2(profile, out_dir, workers=None, seed=0, defects=False, progr
                             f"{old.get('seed')}); choose an empty --out or delete that directory")
         return root
     pending = [(str(root), j) for j in jobs if not all(p.exists() for p in vox_paths(root, j).values())]
-    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    workers = available_cpus() if workers is None else max(1, int(workers))
     with tqdm(total=len(jobs), initial=len(jobs) - len(pending), desc="twin voxceleb2", unit="clip",
               disable=not progress) as bar:
         if workers <= 1 or len(pending) <= 1:
