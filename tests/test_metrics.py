@@ -248,6 +248,10 @@ def test_written_results(per_clip, tmp_path, monkeypatch):
     assert "CREMA-D twin (synthetic; not the paper's data)" in md and "profile `smoke`" in md
     assert "SSIM CREMA-D" in md and "0.7050" in md and "data_range=255" in md   # the paper's numbers, labelled
     assert "| CPBD | HF ratio |" in md and "half Nyquist" in md and {"cpbd", "hf_ratio_lo"} <= set(csv.columns)
+    import matplotlib
+    matplotlib.use("Agg")
+    from s2v_lib.evaluation.plots import table1_plot
+    assert [ax.get_title() for ax in table1_plot(t).axes][-2:] == ["CPBD", "HF ratio"]
     claims = C.write_claims("smoke", "toy", unseen=None)                        # reads per_clip_metrics.csv back
     assert len(claims) == len(C.paper_claims())
     text = (tmp_path / "smoke" / "claims.md").read_text()

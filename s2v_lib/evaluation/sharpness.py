@@ -55,8 +55,7 @@ def _edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     h, w = image.shape
     gy, gx = np.gradient(image)
     # the package's angle rule, quirks kept: gx == 0 gives angle 0 unless gy is exactly pi/2 (then 90)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        angles = np.where(gx != 0, np.arctan2(gy, gx) * (180 / np.pi), np.where(gy == np.pi / 2, 90.0, 0.0))
+    angles = np.where(gx != 0, np.arctan2(gy, gx) * (180 / np.pi), np.where(gy == np.pi / 2, 90.0, 0.0))
     widths = np.zeros(image.shape)
     if not np.any(angles):
         return widths
