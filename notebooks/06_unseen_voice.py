@@ -100,6 +100,10 @@ probes = fit_demographic_probes(ctx.identity_teacher, data, seed=SEED)
 study, summary = unseen_voice_study(ctx, {"speech2video": speech2video, "S2F+SDFA": gens["S2F+SDFA"]}, probes)
 write_unseen(profile.name, study, summary)
 display(unseen_agreement_frame(summary).round(3))
+# how varied the generated faces are: distance between different unseen actors' faces, over their real faces'
+print("generated_spread_ratio:", ", ".join(
+    f"{k} {summary[f'generated_spread_ratio_{k}']['mean']:.2f} [{summary[f'generated_spread_ratio_{k}']['lo']:.2f}, "
+    f"{summary[f'generated_spread_ratio_{k}']['hi']:.2f}]" for k in ("speech2video", "s2f_sdfa")))
 
 # %% [markdown]
 # Agreement with the voice owner, with 95% intervals over actors; dashes mark what predictions

@@ -12,6 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from s2v_lib import metrics as M
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.evaluation import claims as C
+from s2v_lib.evaluation import sharpness as SH
 from s2v_lib.evaluation import examples as X
 from s2v_lib.evaluation import table1 as T
 from s2v_lib.evaluation import unseen as U
@@ -56,6 +57,83 @@ def test_frame_positions_and_gallery_ranks():
     assert g.ranks(emb, np.array([7, 8])).tolist() == [1, 2]     # 1-based: rank 1 = the nearest actor
     assert g.ranks(emb, np.array([5, 9])).tolist() == [4, 1]     # an actor missing from the gallery: rank A + 1
     assert g.nearest(emb).tolist() == [7, 9]
+
+
+def disc_image(size: int, seed: int = 0) -> np.ndarray:
+    """Grayscale 0..255 float: a grey field with sharp-edged discs of random intensity (edges for CPBD)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((size, size), 128.0)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(12):
+        cy, cx, r = rng.integers(0, size, 3)
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < (r % (size // 3) + 3) ** 2] = rng.integers(0, 256)
+    return img
+
+
+def cpbd_package(monkeypatch):
+    """The cpbd package itself (1.0.7 imports scipy.ndimage.imread, gone since SciPy 1.2; it only uses it
+    in its command-line entry, so a placeholder lets its functions load)."""
+    import importlib
+    import scipy.ndimage
+    monkeypatch.setattr(scipy.ndimage, "imread", None, raising=False)
+    return importlib.import_module("cpbd.compute"), importlib.import_module("cpbd.octave")
+
+
+def test_cpbd_port_matches_the_package(monkeypatch):
+    from scipy.ndimage import gaussian_filter
+    compute, octave = cpbd_package(monkeypatch)
+    seen = set()
+    for size, seed in ((64, 0), (96, 1), (128, 2)):
+        for sigma in (0, 0.7, 1.5):
+            img = disc_image(size, seed)
+            img = np.round(gaussian_filter(img, sigma)) if sigma else img
+            np.testing.assert_array_equal(SH._sobel_edges(img), octave.sobel(img))
+            np.testing.assert_array_equal(SH._edge_widths(SH._sobel_edges(img), img),
+                                          compute.marziliano_method(octave.sobel(img), img))
+            assert SH.cpbd_image(img) == pytest.approx(compute.compute(img), abs=1e-12)
+            seen.add(round(SH.cpbd_image(img), 2))
+    assert len(seen) >= 4                  # the images span sharp to blurred, not one degenerate value
+
+
+def test_cpbd_is_lower_for_a_blurred_image():
+    from scipy.ndimage import gaussian_filter
+    sharp = disc_image(64)
+    blurred = np.round(gaussian_filter(sharp, 1.0))
+    assert SH.cpbd_image(blurred) < SH.cpbd_image(sharp)
+    # on frames: a clip of the sharp image against its blurred copy, and a 48 px image is one block
+    clip = np.repeat(sharp.astype(np.uint8)[None, :, :, None], 3, -1).repeat(6, 0)
+    blur_clip = uniform_filter(clip, size=(1, 3, 3, 1))
+    assert SH.clip_cpbd(blur_clip) < SH.clip_cpbd(clip)
+    assert SH.cpbd_image(disc_image(48)) > 0
+
+
+def test_hf_ratio_blur_below_one_noise_above():
+    rng = np.random.default_rng(0)
+    real = np.repeat(disc_image(64).astype(np.uint8)[None, :, :, None], 3, -1).repeat(8, 0)
+    blurred = uniform_filter(real, size=(1, 3, 3, 1))
+    noisy = np.clip(real + rng.normal(0, 20, real.shape), 0, 255).astype(np.uint8)
+    assert SH.hf_ratio(real, real) == 1.0
+    assert SH.hf_ratio(blurred, real) < 1.0 < SH.hf_ratio(noisy, real)
+    # a checkerboard (what transposed convolutions leave) is all high frequency
+    checker = real.copy()
+    checker[:, ::2, ::2] = np.clip(checker[:, ::2, ::2].astype(int) + 30, 0, 255)
+    assert SH.hf_ratio(checker, real) > 1.0
+
+
+def test_generated_spread_ratio():
+    rng = np.random.default_rng(0)
+    actors = np.repeat([1, 2, 3, 4], 3)
+    real = rng.normal(size=(12, 8)) + 2 * rng.normal(size=(4, 8))[actors - 1]
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    m, lo, hi = U.generated_spread_ratio(real, real, actors, n=200)
+    assert m == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+    one_face = np.repeat(real[:1], 12, 0)                   # one face for everyone
+    assert U.generated_spread_ratio(one_face, real, actors, n=200)[0] == pytest.approx(0.0, abs=1e-12)
+    half = real + 3 * real.mean(0)                          # pulled towards a mean face: spread shrinks
+    half /= np.linalg.norm(half, axis=1, keepdims=True)
+    m, lo, hi = U.generated_spread_ratio(half, real, actors, n=200)
+    assert 0 < lo <= m <= hi and m < 1
+    assert np.isnan(U.generated_spread_ratio(real, real, np.ones(12))[0])    # one actor: no pair
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +183,15 @@ def per_clip(toy):
 
 def test_table1_rows_columns_and_orderings(per_clip):
     t = T.table1(per_clip, n_boot=200)
-    assert t["method"].tolist() == list(T.METHODS)
+    assert t["method"].tolist() == [m for m in T.METHODS if m in set(per_clip["method"])]   # no DAVS stand-in
     for m in T.METRICS:
         assert {m, f"{m}_lo", f"{m}_hi"} <= set(t.columns)
     r = t.set_index("method")
     gt = r.loc["ground_truth"]
     assert np.isnan(gt["ssim"]) and np.isnan(gt["identity_top1"]) and np.isfinite(gt["confidence"])
+    assert gt["hf_ratio"] == pytest.approx(1.0) and np.isfinite(gt["cpbd"])
+    assert r.loc["speech2video", "hf_ratio"] < 1.0 < r.loc["SDFA", "hf_ratio"]       # blurred below, noisy above
+    assert r.loc["speech2video", "cpbd"] < gt["cpbd"]
     assert r.loc["SDFA", "ssim"] > r.loc["speech2video", "ssim"] > r.loc["S2F+SDFA", "ssim"]
     assert r.loc["SDFA", "psnr_frame"] > r.loc["S2F+SDFA", "psnr_frame"]
     assert r.loc["SDFA", "identity_top1"] == 1.0 and r.loc["SDFA(mismatch)", "identity_top1"] == 0.0
@@ -166,6 +247,11 @@ def test_written_results(per_clip, tmp_path, monkeypatch):
     md = paths["table1.md"].read_text()
     assert "CREMA-D twin (synthetic; not the paper's data)" in md and "profile `smoke`" in md
     assert "SSIM CREMA-D" in md and "0.7050" in md and "data_range=255" in md   # the paper's numbers, labelled
+    assert "| CPBD | HF ratio |" in md and "half Nyquist" in md and {"cpbd", "hf_ratio_lo"} <= set(csv.columns)
+    import matplotlib
+    matplotlib.use("Agg")
+    from s2v_lib.evaluation.plots import table1_plot
+    assert [ax.get_title() for ax in table1_plot(t).axes][-2:] == ["CPBD", "HF ratio"]
     claims = C.write_claims("smoke", "toy", unseen=None)                        # reads per_clip_metrics.csv back
     assert len(claims) == len(C.paper_claims())
     text = (tmp_path / "smoke" / "claims.md").read_text()
@@ -185,6 +271,10 @@ def test_unseen_voice_study_summary(toy, tmp_path, monkeypatch):
         assert set(v) == {"mean", "lo", "hi"} and 0 <= v["lo"] <= v["mean"] <= v["hi"] <= 1
     # the generated face here is the real one: agreement must equal the real faces'
     assert summary["sex_agreement_speech2video"] == summary["sex_agreement_real"]
+    if summary["n_actors"]["mean"] >= 2:           # different actors exist: real-vs-real spread is 1
+        assert summary["generated_spread_ratio_speech2video"]["mean"] == pytest.approx(1.0)
+    else:
+        assert np.isnan(summary["generated_spread_ratio_real"]["mean"])
     monkeypatch.setattr(U, "results_dir", lambda p: tmp_path / p)
     U.write_unseen("smoke", per_clip, summary)
     assert json.loads((tmp_path / "smoke" / "unseen_voice.json").read_text())["n_clips"]["mean"] == 8

@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from .errors import UserError
+from ..errors import UserError
 
 BENCHES = {
     "twin": "s2v_lib.data.twin.bench:bench_twin",

@@ -11,10 +11,12 @@ the trained models, the ground truth, and stand-ins in tests:
 Which file holds what:
     context.py       EvalContext (data, sync expert, teachers, seen-actor gallery) and build_context
     sync_expert.py   the sync expert (SyncNet + syncnet_python's scoring): Confidence, LSE-D, offset; its training
-    per_clip.py      per-clip scores of every method (quality, sync, identity, emotion): score_methods
+    per_clip.py      per-clip scores of every method (quality, sharpness, sync, identity, emotion): score_methods
+    sharpness.py     CPBD (port of the cpbd package) and hf_ratio (high-frequency energy vs the real frames)
     table1.py        Table 1: methods, metrics, conventions, the bootstrap table and its markdown
     claims.py        the paper's claims (docs/design.md §8) and the verdict rules
-    unseen.py        notebook 06: demographic probes, the unseen-voice study, the cluster bootstrap
+    unseen.py        notebook 06: demographic probes, the unseen-voice study, the cluster bootstrap,
+                     generated_spread_ratio
     methods.py       the methods under test: trained models -> generate_fn per method, mismatch pairs
     examples.py      the clips Figures 3 and 4 show
     plots.py         Figure 3, Figure 4 and the plots of notebooks 05-06

@@ -6,12 +6,14 @@ from tqdm.auto import tqdm
 
 from .. import metrics as M
 from .context import EvalContext
+from .sharpness import clip_cpbd, hf_ratio
 from .table1 import METHODS
 
 
 def evaluate_method(method: str, generate_fn, ctx: EvalContext, clip_ids, seed: int = 0,
                     progress: bool = True) -> pd.DataFrame:
-    """One row per clip: quality vs ground truth (not for ground_truth itself), sync, identity, emotion."""
+    """One row per clip: quality vs ground truth (not for ground_truth itself), sharpness and texture
+    (cpbd, hf_ratio; also for ground_truth, whose hf_ratio is 1 by construction), sync, identity, emotion."""
     man = ctx.data.manifest.set_index("clip_id")
     rows, picked = [], []
     for cid in tqdm(list(clip_ids), desc=f"eval {method}" + (f" seed {seed}" if method == "speech2video" else ""),
@@ -25,6 +27,7 @@ def evaluate_method(method: str, generate_fn, ctx: EvalContext, clip_ids, seed: 
                "emotion": man.at[cid, "emotion"]}
         if method != "ground_truth":
             row.update(M.clip_quality(gen, truth))
+        row.update(cpbd=clip_cpbd(gen), hf_ratio=hf_ratio(gen, truth))
         s = ctx.sync.score(gen, wav)
         row.update(confidence=s.confidence, lse_d=s.min_dist, offset=s.offset, offset0=float(s.offset == 0),
                    mean_dists=" ".join(f"{d:.4f}" for d in s.mean_dists))

@@ -55,7 +55,7 @@ def figure4(examples: list[dict], n_cols: int = 6, fps: int = 25) -> plt.Figure:
 
 
 def table1_plot(table: pd.DataFrame, metrics=("ssim", "psnr_frame", "psnr_video", "confidence", "identity_top1",
-                                              "emotion_acc")) -> plt.Figure:
+                                              "emotion_acc", "cpbd", "hf_ratio")) -> plt.Figure:
     """One panel per metric: each method's mean with its 95% bootstrap interval."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 3.2))
     for ax, m in zip(np.atleast_1d(axes), metrics):
@@ -67,8 +67,10 @@ def table1_plot(table: pd.DataFrame, metrics=("ssim", "psnr_frame", "psnr_video"
         ax.set_xlabel("")
         ax.set_ylabel("")
         ax.tick_params(axis="x", rotation=60, labelsize=8)
-        if m in ("ssim", "identity_top1", "emotion_acc"):
+        if m in ("ssim", "identity_top1", "emotion_acc", "cpbd"):
             ax.set_ylim(0, 1)
+        elif m == "hf_ratio":
+            ax.axhline(1.0, color="grey", lw=0.8, ls=":")          # the real frames' texture
         elif m.startswith("psnr"):
             ax.set_ylim(max(0.0, float(t[f"{m}_lo"].min()) - 3), None)
     fig.tight_layout()

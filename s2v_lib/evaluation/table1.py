@@ -15,11 +15,17 @@ from ..stats import bootstrap_ci
 METHODS = ("speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "DAVS", "DAVS(mismatch)", "ground_truth")
 # the spec's seven metrics, then the share of clips whose syncnet offset is 0 (docs/design.md §7: "also report the
 # offset"; Confidence alone does not see a constant lag: it measures how sharp the dip is, wherever it is)
-METRICS = ("ssim", "psnr_frame", "psnr_video", "confidence", "lse_d", "identity_top1", "emotion_acc", "offset0")
+# then sharpness / texture of the generated frames (evaluation/sharpness.py): CPBD as SDFA's paper reports it, and
+# the high-frequency energy ratio to the real frames (blur below 1, noise / checkerboard above)
+METRICS = ("ssim", "psnr_frame", "psnr_video", "confidence", "lse_d", "identity_top1", "emotion_acc", "offset0",
+           "cpbd", "hf_ratio")
 QUALITY = ("ssim", "psnr_frame", "psnr_video")
 SYNC = ("confidence", "lse_d", "offset0")
+TEXTURE = ("cpbd", "hf_ratio")
+GROUND_TRUTH = SYNC + TEXTURE          # what the ground truth row reports (the rest compare against it)
 LABELS = {"ssim": "SSIM", "psnr_frame": "PSNR (frame)", "psnr_video": "PSNR (video)", "confidence": "Confidence",
-          "lse_d": "LSE-D", "identity_top1": "identity top-1", "emotion_acc": "emotion acc.", "offset0": "offset 0"}
+          "lse_d": "LSE-D", "identity_top1": "identity top-1", "emotion_acc": "emotion acc.", "offset0": "offset 0",
+          "cpbd": "CPBD", "hf_ratio": "HF ratio"}
 CONVENTIONS = ("SSIM: scikit-image structural_similarity on RGB uint8, data_range=255, channel_axis=-1, "
                "mean over frames then clips. PSNR (frame): mean of per-frame 10 log10(255^2/MSE); PSNR (video): "
                "SDFA's per-video -10 log10(mean MSE/255^2). Confidence / LSE-D: syncnet_python's median-minus-min "
@@ -27,7 +33,11 @@ CONVENTIONS = ("SSIM: scikit-image structural_similarity on RGB uint8, data_rang
                "(absolute values are not comparable with the paper's SyncNet); offset 0: share of clips whose syncnet offset "
                "is 0. Identity top-1: identity-teacher "
                "embedding of 5 frames vs seen-actor centroids. Emotion acc.: emotion teacher, logits averaged over "
-               "5 frames. Intervals: 95% bootstrap over test clips (1000 resamples).")
+               "5 frames. CPBD: sharpness (Narvekar & Karam; our port of the cpbd package, 64x64 blocks) of the "
+               "grayscale (ITU-R 601) frame, mean over 5 evenly spaced frames then clips; higher = sharper. HF ratio: "
+               "energy of the grayscale frames' 2-D FFT above half Nyquist (radial frequency > 0.25 cycles/pixel), "
+               "summed over frames, generated over real, mean over clips: 1 = real-like texture, below = blur, "
+               "above = noise / checkerboard (ground truth: 1 by construction). Intervals: 95% bootstrap over test clips (1000 resamples).")
 DATASET_LABELS = {"synthetic": "CREMA-D twin (synthetic; not the paper's data)", "crema-d": "CREMA-D (real)",
                   "voxceleb2": "VoxCeleb2 (real)"}
 
@@ -45,7 +55,7 @@ def seed_means(per_clip: pd.DataFrame, method: str, columns=METRICS) -> pd.DataF
 
 def table1(per_clip: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per method (METHODS order): each metric's mean, _lo, _hi (NaN where not applicable:
-    ground_truth has sync only), then n_clips, n_seeds, seeds and the seed spread <metric>_seed_sd."""
+    ground_truth has sync, cpbd and hf_ratio only), then n_clips, n_seeds, seeds and the seed spread <metric>_seed_sd."""
     rows = []
     for method in METHODS:
         sub = per_clip[per_clip["method"] == method]
@@ -55,12 +65,12 @@ def table1(per_clip: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Data
         seeds = sorted(sub["seed"].unique())
         row = {"method": method}
         for m in METRICS:
-            applicable = m in per and per[m].notna().any() and (method != "ground_truth" or m in SYNC)
+            applicable = m in per and per[m].notna().any() and (method != "ground_truth" or m in GROUND_TRUTH)
             mean, lo, hi = bootstrap_ci(per[m].dropna(), n=n_boot, seed=seed) if applicable else (np.nan,) * 3
             row.update({m: mean, f"{m}_lo": lo, f"{m}_hi": hi})
         row.update(n_clips=len(per), n_seeds=len(seeds), seeds=" ".join(map(str, seeds)))
         for m in METRICS:
-            applicable = m in sub and sub[m].notna().any() and (method != "ground_truth" or m in SYNC)
+            applicable = m in sub and sub[m].notna().any() and (method != "ground_truth" or m in GROUND_TRUTH)
             sd = sub.groupby("seed")[m].mean().std(ddof=1) if applicable and len(seeds) > 1 else np.nan
             row[f"{m}_seed_sd"] = sd
         rows.append(row)
@@ -87,7 +97,8 @@ def _fmt(v, lo=None, hi=None, sd=None, digits=3) -> str:
 
 def table1_markdown(table: pd.DataFrame, profile_name: str, data_label: str, seeds, n_test: int) -> str:
     digits = {"ssim": 3, "psnr_frame": 2, "psnr_video": 2, "confidence": 2, "lse_d": 2, "identity_top1": 3,
-              "emotion_acc": 3, "offset0": 2}
+              "emotion_acc": 3, "offset0": 2, "cpbd": 3,
+              "hf_ratio": 2}
     paper = paper_table()
     lines = [f"**Table 1 (this study).** Dataset: {data_label}; profile `{profile_name}`; test split, "
              f"{n_test} clips; composer seeds {', '.join(map(str, seeds))} (speech2video: mean over seeds, "

@@ -54,24 +54,57 @@ def independence_chance(truth, pred) -> float:
     return float(sum(t.get(g, 0) * p.get(g, 0) for g in t.index))
 
 
+def _pair_distance_sums(emb: np.ndarray, actors: np.ndarray, uniq: np.ndarray) -> np.ndarray:
+    """(A, A): sum over clip pairs (one of actor a, one of actor b) of 1 - cosine; the diagonal is zeroed
+    (a distance between different actors only)."""
+    dist = 1.0 - emb @ emb.T
+    owner = np.stack([actors == a for a in uniq]).astype(float)             # (A, n_clips)
+    sums = owner @ dist @ owner.T
+    np.fill_diagonal(sums, 0.0)
+    return sums
+
+
+def generated_spread_ratio(gen_emb: np.ndarray, real_emb: np.ndarray, actors, n: int = 1000,
+                           seed: int = 0) -> tuple[float, float, float]:
+    """How far apart different unseen actors' generated faces are, relative to their real faces: the mean
+    over clip pairs of DIFFERENT actors of the identity-teacher distance (1 - cosine of the L2-normalised
+    clip embeddings, metrics.clip_embeddings) between generated faces, over the same mean between their
+    real faces (the same pairs). 1 = as spread as the real faces; near 0 = one face for everyone.
+    95% interval: resample whole actors (a pair drawn twice counts twice; an actor paired with a copy of
+    itself is not a pair of different actors and is left out). Returns (ratio, lo, hi)."""
+    actors = np.asarray(actors)
+    uniq = np.unique(actors)
+    if len(uniq) < 2:
+        return np.nan, np.nan, np.nan
+    g, r = _pair_distance_sums(gen_emb, actors, uniq), _pair_distance_sums(real_emb, actors, uniq)
+    ratio = float(g.sum() / r.sum())
+    counts = np.stack([np.bincount(i, minlength=len(uniq)) for i in
+                       np.random.default_rng(seed).integers(0, len(uniq), size=(n, len(uniq)))]).astype(float)
+    num, den = np.einsum("ba,ac,bc->b", counts, g, counts), np.einsum("ba,ac,bc->b", counts, r, counts)
+    boots = num[den > 0] / den[den > 0]                     # a resample of one actor only has no pair
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return ratio, float(lo), float(hi)
+
+
 def unseen_voice_study(ctx: EvalContext, generators: dict, probes: dict, clip_ids=None,
                        progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """For unseen actors' clips: does the generated face keep the voice owner's sex and age group?
 
     generators: method -> generate_fn (e.g. speech2video, S2F+SDFA); the real frames are added as
     method "real" (what the probes reach on real faces of people they never saw).
-    Returns (per-clip rows, summary {metric: {mean, lo, hi}} for unseen_voice.json)."""
+    Returns (per-clip rows, summary {metric: {mean, lo, hi}} for unseen_voice.json), with
+    generated_spread_ratio_<method> (1 for the real faces by construction)."""
     data = ctx.data
     man = data.manifest.set_index("clip_id")
     clip_ids = list(data.clips("unseen")["clip_id"]) if clip_ids is None else list(clip_ids)
     seen = data.manifest.groupby("actor")[["sex", "age_group"]].first()
-    rows = []
+    rows, embs = [], {}
     for method, fn in {"real": lambda c: data.load(c)[0], **generators}.items():
         picked = [_pick(np.asarray(fn(c))) for c in tqdm(clip_ids, desc=f"unseen {method}", disable=not progress,
                                                           leave=False)]
         if not picked:
             continue
-        emb = M.clip_embeddings(ctx.identity_teacher, picked)
+        emb = embs[method] = M.clip_embeddings(ctx.identity_teacher, picked)
         nn_actor = ctx.gallery.nearest(emb)
         df = pd.DataFrame({"method": method, "clip_id": clip_ids, "actor": man.loc[clip_ids, "actor"].to_numpy(),
                            "sex": man.loc[clip_ids, "sex"].astype(str).to_numpy(),
@@ -96,6 +129,8 @@ def unseen_voice_study(ctx: EvalContext, generators: dict, probes: dict, clip_id
         for t in ("sex", "age_group"):
             c = independence_chance(df[t], df[f"pred_{t}"])
             summary[f"{t}_chance_{k}"] = {"mean": c, "lo": c, "hi": c}
+        m, lo, hi = generated_spread_ratio(embs[method], embs["real"], df["actor"].to_numpy())
+        summary[f"generated_spread_ratio_{k}"] = {"mean": m, "lo": lo, "hi": hi}
     n = float(len(clip_ids))
     summary["n_clips"] = {"mean": n, "lo": n, "hi": n}
     a = float(per_clip["actor"].nunique())
