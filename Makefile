@@ -36,8 +36,10 @@ test-fast: setup
 bench: setup
 	$(PY) -m s2v_lib bench
 
+# root (containers, cloud notebooks) needs --allow-root; LAB_ARGS passes more (e.g. --no-browser --port 8889)
+LAB_ARGS ?=
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
 
 clean-cache:
 	rm -rf .cache
