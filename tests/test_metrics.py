@@ -159,6 +159,7 @@ def test_written_results(per_clip, tmp_path, monkeypatch):
     assert len(claims) == len(E.paper_claims())
     text = (tmp_path / "smoke" / "claims.md").read_text()
     assert text.count("| 1 |") == 12 and "**holds**" in text
+    assert "~" not in text.replace("\\~", ""), "a bare '~' renders as Markdown strikethrough"
 
 
 def test_unseen_voice_study_summary(toy, tmp_path, monkeypatch):
