@@ -203,3 +203,17 @@ def test_figures_have_the_papers_layout_and_reproducible_bytes(toy, tmp_path):
     assert [p.name for p in a] == ["fig3.png", "fig3.pdf"] and a[0].read_bytes() == b[0].read_bytes()
     fig4 = plots.figure4(E.figure4_examples(data, gens["SDFA"]))
     assert sum(len(sf.axes) for sf in fig4.subfigs) == 2 * 6        # one unseen actor: real + generated rows
+
+
+def test_unseen_agreement_legend_covers_no_bar():
+    from s2v_lib import plots
+    v = lambda m: {"mean": m, "lo": m - 0.1, "hi": min(1.0, m + 0.1)}
+    summary = {f"{a}_{kind}_{k}": v(0.95 if kind == "agreement" else 0.5)
+               for a in ("sex", "age_group") for kind in ("agreement", "chance") for k in ("real", "speech2video", "s2f_sdfa")}
+    fig = plots.unseen_agreement_plot(summary)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    from matplotlib.container import BarContainer
+    bars = [b.get_window_extent() for c in ax.containers if isinstance(c, BarContainer) for b in c]
+    assert len(bars) == 6 and not any(legend.overlaps(b) for b in bars)
