@@ -50,10 +50,11 @@ test-fast: setup
 bench: setup
 	$(PY) -m s2v_lib bench
 
-# root (containers, cloud notebooks) needs --allow-root; LAB_ARGS passes more (e.g. --no-browser --port 8889)
+# s2v_lib/lab.py: --allow-root when root (containers, cloud notebooks), notebooks saved without outputs,
+# encrypted kernel transport; LAB_ARGS passes more (e.g. LAB_ARGS="--no-browser --port=8889")
 LAB_ARGS ?=
 lab: setup
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
+	$(PY) -m s2v_lib.lab $(LAB_ARGS)
 
 clean-cache:
 	rm -rf .cache
