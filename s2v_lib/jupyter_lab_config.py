@@ -6,7 +6,7 @@ from s2v_lib.lab import strip_study_notebook
 
 c = get_config()  # noqa: F821
 # the study's notebooks are saved in their committed form (no outputs, no stale widget views)
-c.ContentsManager.pre_save_hook = strip_study_notebook
+c.FileContentsManager.pre_save_hook = strip_study_notebook
 # kernels talk to the server over CurveZMQ-encrypted TCP (no "running over TCP without encryption")
 if zmq.has("curve"):
     c.KernelManager.transport_encryption = "auto"
