@@ -3,17 +3,20 @@ executes a notebook, and the same in results/<profile>/notebooks/NN_name.log.
 
 - a line as each code cell starts, with the time since the notebook started:
       [cpu 04_composer] cell 12/31 +03:25  stage = composer_stage.run_speech2video(...)
-- the training loops' tqdm bars (steps, rate, ETA) as text: the kernel gets S2V_PROGRESS=text, and
-  s2v_lib/__init__.py then gives tqdm.auto the text bar instead of the widget bar (a widget bar in
-  a headless kernel reaches no one, and leaves views of closed widgets in the executed notebook)
-- kernels use CurveZMQ-encrypted transport, as ipykernel's "Kernel is running over TCP without
-  encryption" warning (printed once per notebook otherwise) asks.
-
-Executed notebooks keep what a terminal would show of a bar (the text after its last carriage
-return), not every redraw.
+- the training loops' tqdm bars (steps, rate, ETA) as text: the kernel gets S2V_PROGRESS_LOG=<log>,
+  and s2v_lib/__init__.py then gives tqdm.auto a text bar writing to that log instead of the widget
+  bar (a widget bar in a headless kernel reaches no one, and leaves views of closed widgets behind)
+- what the notebook prints.
+Everything is written to the log and relayed from there to the terminal as it grows, so the two
+show the same. Progress bars stay out of the executed notebooks: their outputs are the results,
+the same on a rerun whether the models were trained or found in the cache (nbval compares them).
+Kernels use CurveZMQ-encrypted transport, as ipykernel's "Kernel is running over TCP without
+encryption" warning (printed once per notebook otherwise) asks.
 """
+import codecs
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,21 +26,45 @@ from papermill.engines import NBClientEngine, papermill_engines
 ENGINE = "s2v-headless"
 
 
-class Tee:
-    """A write-only stream that writes to several (the terminal and a log file), flushing each."""
+class LogWriter:
+    """A write-only text stream appending to the log file (papermill's stdout_file / stderr_file)."""
 
-    def __init__(self, *streams):
-        self.streams = streams
+    def __init__(self, fh):
+        self.fh = fh
 
     def write(self, text: str) -> int:
-        for s in self.streams:
-            s.write(text)
-            s.flush()
+        self.fh.write(text)
+        self.fh.flush()
         return len(text)
 
     def flush(self):
-        for s in self.streams:
-            s.flush()
+        self.fh.flush()
+
+
+class Relay(threading.Thread):
+    """Copies what is appended to a file (by this process and by the kernel) to a terminal stream."""
+
+    def __init__(self, path: Path, stream, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.path, self.stream, self.interval = path, stream, interval
+        self.done = threading.Event()
+
+    def run(self):
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with open(self.path, "rb") as fh:
+            while True:
+                finished = self.done.is_set()          # read once more after the notebook ended
+                chunk = fh.read()
+                if chunk:
+                    self.stream.write(decoder.decode(chunk))
+                    self.stream.flush()
+                if finished:
+                    return
+                time.sleep(self.interval)
+
+    def stop(self):
+        self.done.set()
+        self.join()
 
 
 class LoggedEngine(NBClientEngine):
@@ -68,12 +95,13 @@ def kernel_config():
 
 
 @contextmanager
-def kernel_environment(interactive_terminal: bool):
-    """Environment the kernel inherits: text progress bars, redrawn every second on a terminal and
-    every 30 s into a pipe or CI log (each redraw is a line there)."""
-    want = {"S2V_PROGRESS": "text", "TQDM_MININTERVAL": "1" if interactive_terminal else "30", "TQDM_NCOLS": "100"}
+def kernel_environment(log_path: Path, interactive_terminal: bool):
+    """Environment the kernel inherits: text progress bars into log_path, redrawn every second when
+    a person watches a terminal, every 30 s into a pipe or CI log (each redraw is a line there)."""
+    want = {"S2V_PROGRESS_LOG": str(log_path), "TQDM_MININTERVAL": "1" if interactive_terminal else "30",
+            "TQDM_NCOLS": "100"}
     saved = {k: os.environ.get(k) for k in want}
-    os.environ.update({k: v for k, v in want.items() if k == "S2V_PROGRESS" or saved[k] is None})
+    os.environ.update({k: v for k, v in want.items() if k == "S2V_PROGRESS_LOG" or saved[k] is None})
     try:
         yield
     finally:
@@ -96,65 +124,31 @@ def clock(seconds: float) -> str:
 
 
 def execute(nb_path: Path, out_path: Path, parameters: dict, label: str, log_path: Path, cwd: Path,
-            kernel_name: str = "python3", stdout=None, stderr=None):
-    """Run one notebook with papermill, narrating cells and relaying the kernel's output to the
-    terminal (stdout/stderr, default sys.*) and to log_path. Raises papermill's errors unchanged."""
+            kernel_name: str = "python3", terminal=None):
+    """Run one notebook with papermill, narrating cells and the kernel's output into log_path and
+    from there to `terminal` (default sys.stderr). Raises papermill's errors unchanged."""
     import papermill as pm
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    terminal = terminal or sys.stderr
     t0 = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log:
-        out, err = Tee(stdout, log), Tee(stderr, log)
+    log_path = Path(log_path)
+    log_path.write_text("")
+    relay = Relay(log_path, terminal)
+    relay.start()
+    with open(log_path, "a", encoding="utf-8") as fh:
+        log = LogWriter(fh)
 
         def on_cell(nb, cell, index):
             if cell.cell_type != "code":
                 return
             n = sum(1 for c in nb.cells if c.cell_type == "code")
             k = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
-            err.write(f"[{label}] cell {k}/{n} +{clock(time.perf_counter() - t0)}  {first_code_line(cell.source)}\n")
+            log.write(f"[{label}] cell {k}/{n} +{clock(time.perf_counter() - t0)}  {first_code_line(cell.source)}\n")
 
         try:
-            with kernel_environment(stderr.isatty() if hasattr(stderr, "isatty") else False):
+            with kernel_environment(log_path, hasattr(terminal, "isatty") and terminal.isatty()):
                 pm.execute_notebook(str(nb_path), str(out_path), parameters=parameters, kernel_name=kernel_name,
                                     cwd=str(cwd), progress_bar=False, log_output=False, engine_name=ENGINE,
-                                    stdout_file=out, stderr_file=err, on_cell=on_cell, config=kernel_config())
+                                    stdout_file=log, stderr_file=log, on_cell=on_cell, config=kernel_config())
         finally:
             log.write(f"[{label}] {clock(time.perf_counter() - t0)} elapsed\n")
-            if Path(out_path).exists():        # also after a failure: the copy with the traceback stays readable
-                collapse_progress_redraws(out_path)
-
-
-def collapse_line(line: str) -> str:
-    """What a terminal shows of one line written with carriage returns (tqdm redraws)."""
-    return line.rsplit("\r", 1)[-1].rstrip() if "\r" in line else line
-
-
-def collapse_text(text: str) -> str:
-    lines = text.split("\n")
-    kept = [collapse_line(ln) for ln in lines]
-    # a bar erased on close (leave=False) leaves an empty line: drop it, keep lines that were empty
-    return "\n".join(k for ln, k in zip(lines, kept) if k or "\r" not in ln)
-
-
-def collapse_progress_redraws(path: Path) -> int:
-    """In an executed notebook, merge each run of stream outputs (nbclient keeps one per message) and
-    replace tqdm's redraws by their final state; returns how many outputs were merged away."""
-    import nbformat
-    nb = nbformat.read(path, as_version=4)
-    n = 0
-    for cell in nb.cells:
-        merged = []
-        for out in cell.get("outputs", []):
-            prev = merged[-1] if merged else None
-            if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
-                    and prev.get("name") == out.get("name")):
-                prev["text"] += out["text"]
-                n += 1
-            else:
-                merged.append(out)
-        for out in merged:
-            if out.get("output_type") == "stream" and "\r" in out["text"]:
-                out["text"] = collapse_text(out["text"])
-        if "outputs" in cell:
-            cell["outputs"] = [o for o in merged if o.get("output_type") != "stream" or o["text"]]
-    nbformat.write(nb, path)
-    return n
+            relay.stop()
