@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PROFILE ?= auto
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup git-filter reproduce test test-fast bench lab clean-cache
+.PHONY: setup git-filter reproduce verify test test-fast test-lab bench lab clean-cache
 
 setup: $(STAMP) git-filter
 
@@ -40,6 +40,10 @@ git-filter:
 
 reproduce: setup
 	$(PY) -m s2v_lib reproduce --profile $(PROFILE)
+
+# rerun results/<profile>/notebooks with nbval (strict, tests/nbval_sanitize.cfg); report cell by cell
+verify: setup
+	$(PY) -m s2v_lib.verify --profile $(if $(filter auto,$(PROFILE)),cpu,$(PROFILE))
 
 test: setup
 	$(PY) -m pytest -q

@@ -107,6 +107,8 @@ save_figure(fig, FIG_DIR / "contact_sheet.png");
 clip_id = data.clips("test")["clip_id"].iloc[0]
 frames, audio = data.load(clip_id)
 print(clip_id, frames.shape, f"{len(audio) / profile.sample_rate:.2f} s of audio")
+
+# %% tags=["nbval-ignore-output"]
 show_clip(frames, audio, width=4 * profile.frame_size, label=clip_id)
 
 # %% [markdown]
