@@ -48,6 +48,14 @@ verify: setup
 test: setup
 	$(PY) -m pytest -q
 
+# JupyterLab in a real browser: Debian's chromium + Playwright (driving /usr/bin/chromium; Playwright
+# cannot download its own browser here); runs notebooks 01 and 06 on the smoke cache `make test` leaves
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+test-lab: setup
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	$(PY) -m pip install -qq "playwright>=1.45"
+	$(PY) -m pytest -q -p no:cacheprovider tests/lab_browser_check.py
+
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
