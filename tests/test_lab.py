@@ -58,9 +58,10 @@ def test_hook_leaves_other_notebooks_alone(tmp_path):
     lab.strip_study_notebook({"type": "file", "content": "x"}, NOTEBOOKS[0].name, FakeContentsManager())
 
 
-def test_server_args_name_the_config_and_root():
+@pytest.mark.parametrize("uid", [0, 1000], ids=["root", "user"])
+def test_server_args_name_the_config_and_root(uid, monkeypatch):
+    monkeypatch.setattr(lab.os, "geteuid", lambda: uid)
     args = lab.server_args()
     assert any(a.startswith("--config=") and a.endswith("jupyter_lab_config.py") for a in args)
     assert f"--ServerApp.root_dir={lab.STUDY_NOTEBOOKS}" in args
-    import os
-    assert ("--allow-root" in args) == (os.geteuid() == 0)
+    assert ("--allow-root" in args) == (uid == 0)      # jupyter refuses root without it, warns a user with it
