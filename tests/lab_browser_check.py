@@ -83,18 +83,31 @@ def open_and_run_all(page, lab, name: str):
     base, token = lab
     page.goto(f"{base}/lab/tree/{name}?token={token}")
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=120_000)
-    page.wait_for_timeout(2000)
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+    started = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
+                       .some(e => /\\[(\\*|\\d+)\\]/.test(e.innerText))"""
+    # Run All before the kernel is ready runs nothing: wait for the status bar's "| Idle"
+    page.locator(".jp-StatusBar-Item", has_text="| Idle").first.wait_for(timeout=180_000)
+    for attempt in range(3):           # a click while the app is still starting can be lost: retry
+        page.wait_for_timeout(2000)
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(started, timeout=90_000, polling=1000)
+            return
+        except Exception:
+            page.keyboard.press("Escape")
+            page.screenshot(path=str(ARTIFACTS / f"{Path(name).stem}_run_all_not_started_{attempt}.png"))
+    raise AssertionError(f"Run All Cells did not start {name}; screenshots in {ARTIFACTS}")
 
 
-def wait_idle(page):
+def wait_idle(page, name: str = "notebook"):
     """Every code cell of the open notebook has run: each prompt shows a number, none shows [*]."""
     page.wait_for_function("""() => {
         const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
         const p = [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.innerText.trim());
         return p.length > 0 && p.every(t => /^\\[\\d+\\]:$/.test(t));
     }""", timeout=RUN_TIMEOUT_MS, polling=1000)
+    page.screenshot(path=str(ARTIFACTS / f"{name}_ran.png"), full_page=False)
 
 
 def save_and_check_clean(page, name: str):
@@ -114,7 +127,7 @@ def test_clip_browser_updates_on_a_change(page, lab):
     open_and_run_all(page, lab, "01_data.ipynb")
     dropdowns = page.locator(".widget-dropdown select")
     dropdowns.nth(3).wait_for(timeout=RUN_TIMEOUT_MS)            # actor, sentence, emotion, level
-    wait_idle(page)
+    wait_idle(page, "01_data")
     no_errors(page, "01_data")
     caption = page.locator(".widget-html", has_text="split").last
     before, video_before = caption.inner_text(), page.locator(".widget-html video").last.get_attribute("src")
@@ -124,8 +137,9 @@ def test_clip_browser_updates_on_a_change(page, lab):
     actor.select_option(index=len(options) - 1)
     page.wait_for_function("([el, old]) => el.innerText !== old", arg=[caption.element_handle(), before],
                            timeout=60_000)
-    assert caption.inner_text() != before
-    assert page.locator(".widget-html video").last.get_attribute("src") != video_before
+    page.wait_for_function("old => { const v = [...document.querySelectorAll('.widget-html video')].pop();"
+                           " return v && v.getAttribute('src') !== old; }", arg=video_before, timeout=60_000)
+    assert caption.inner_text() != before                       # the new clip's name, split, sex, age
     actor.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "01_clip_browser.png"), full_page=False)
     save_and_check_clean(page, "01_data.ipynb")
@@ -135,7 +149,7 @@ def test_demo_generate_plays_a_video(page, lab):
     open_and_run_all(page, lab, "06_unseen_voice.ipynb")
     button = page.get_by_role("button", name="Generate")
     button.wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_idle(page)
+    wait_idle(page, "06_unseen_voice")
     no_errors(page, "06_unseen_voice")
     button.scroll_into_view_if_needed()
     button.click()
