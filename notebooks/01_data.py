@@ -89,7 +89,7 @@ display(q.head(20))
 
 # %%
 fig = overview.demographics_figure(data)
-save_figure(fig, FIG_DIR / "demographics.png");
+_ = save_figure(fig, FIG_DIR / "demographics.png")
 
 # %% [markdown]
 # ## Faces: emotions x actors
@@ -98,7 +98,7 @@ save_figure(fig, FIG_DIR / "demographics.png");
 
 # %%
 fig = overview.contact_sheet(data)
-save_figure(fig, FIG_DIR / "contact_sheet.png");
+_ = save_figure(fig, FIG_DIR / "contact_sheet.png")
 
 # %% [markdown]
 # ## One clip, with its speech

@@ -133,11 +133,11 @@ display(distill.metrics_table(report))
 
 # %%
 fig = distill.students_figure(report["histories"])
-save_figure(fig, FIG_DIR / "03_students_training.png");
+_ = save_figure(fig, FIG_DIR / "03_students_training.png")
 
 # %%
 fig = distill.confusion_figure(report["confusion"])
-save_figure(fig, FIG_DIR / "03_emotion_confusion.png");
+_ = save_figure(fig, FIG_DIR / "03_emotion_confusion.png")
 
 # %% [markdown]
 # ### What the students' outputs look like
@@ -151,7 +151,7 @@ ids = stage["inputs"]["clip_id"]
 nu = torch.stack([clips[c]["nu"] for c in ids])
 mu = torch.stack([clips[c]["mu"] for c in ids])
 fig = distill.embedding_figure(nu, mu, report["table"], split="test", seed=SEED)
-save_figure(fig, FIG_DIR / "03_embeddings.png");
+_ = save_figure(fig, FIG_DIR / "03_embeddings.png")
 
 # %% [markdown]
 # ## What this shows

@@ -84,7 +84,7 @@ ctx = E.build_context(profile, data, device, seed=SEED, force_retrain=FORCE_RETR
 val = {k: round(v, 3) for k, v in ctx.sync.history.items() if k.startswith("val_")}
 print(f"sync expert: {len(ctx.sync.history['step'])} steps in {ctx.sync.history['seconds']:.0f} s; validation {val}")
 fig = plots.sync_training_plot(ctx.sync.history)
-save_figure(fig, FIG_DIR / "sync_expert_training.png");
+_ = save_figure(fig, FIG_DIR / "sync_expert_training.png")
 
 # %% [markdown]
 # A sanity check of the scoring on one real test clip: the clip as recorded, and the same clip with
@@ -128,7 +128,7 @@ display(Markdown((RES_DIR / "table1.md").read_text()))
 
 # %%
 save_figure(plots.table1_plot(table), FIG_DIR / "table1_bars.png")
-save_figure(plots.sync_curves_plot(E.mean_dist_curves(per_clip)), FIG_DIR / "sync_curves.png");
+_ = save_figure(plots.sync_curves_plot(E.mean_dist_curves(per_clip)), FIG_DIR / "sync_curves.png")
 
 # %% [markdown]
 # ## Figure 3
@@ -138,7 +138,7 @@ save_figure(plots.sync_curves_plot(E.mean_dist_curves(per_clip)), FIG_DIR / "syn
 # %%
 fig3_ids = E.pick_utterances(data, 2, seed=SEED)
 fig = plots.figure3(E.figure3_examples(data, gens, fig3_ids))
-save_png_pdf(fig, FIG_DIR / "fig3");
+_ = save_png_pdf(fig, FIG_DIR / "fig3")
 
 # %% [markdown]
 # ## The paper's claims, tested

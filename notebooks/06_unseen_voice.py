@@ -82,7 +82,7 @@ speech2video = gens["speech2video"][SEED]
 
 # %%
 fig = plots.figure4(E.figure4_examples(data, speech2video, n_actors=4))
-save_png_pdf(fig, FIG_DIR / "fig4");
+_ = save_png_pdf(fig, FIG_DIR / "fig4")
 
 # %% [markdown]
 # ## Sex and age group: probes on the identity teacher's features
@@ -101,7 +101,7 @@ display(plots.unseen_agreement_frame(summary).round(3))
 
 # %%
 fig = plots.unseen_agreement_plot(summary)
-save_figure(fig, FIG_DIR / "unseen_agreement.png");
+_ = save_figure(fig, FIG_DIR / "unseen_agreement.png")
 
 # %% [markdown]
 # ## Whom do the generated faces resemble?

@@ -82,9 +82,10 @@ def prepare_copies(profile: str, work: Path) -> list[Path]:
 
 
 def cell_report(junit: Path, copies: list[Path]) -> dict:
-    """{notebook: {"passed": n, "failed": [(cell index, first code line, what differs)]}} from junit xml."""
+    """{notebook: {"passed": n, "failed": [(code cell index, its first line, what differs)]}} from junit xml."""
     import nbformat
-    sources = {p.name: nbformat.read(p, as_version=4).cells for p in copies}
+    # nbval numbers the code cells only, from 0
+    sources = {p.name: [c for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code"] for p in copies}
     report = {name: {"passed": 0, "failed": []} for name in sources}
     for case in ET.parse(junit).getroot().iter("testcase"):
         m = re.search(r"(\d\d_\w+\.ipynb)::Cell (\d+)", case.get("classname", "") + "::" + case.get("name", ""))
@@ -100,8 +101,9 @@ def cell_report(junit: Path, copies: list[Path]) -> dict:
         cells = sources.get(name, [])
         src = cells[idx].source if idx < len(cells) else ""
         first = next((ln for ln in src.splitlines() if ln.strip() and not ln.startswith("#")), "")[:70]
-        text = re.sub(r"\x1b\[[0-9;]*m", "", (failure.get("message") or "") + "\n" + (failure.text or ""))
-        detail = [ln for ln in text.splitlines() if ln.strip()][:12]
+        text = re.sub(r"(\x1b|#x1B)\[[0-9;]*m", "", failure.text or failure.get("message") or "")
+        text = text.split("Traceback:", 1)[-1]                 # nbval's diff; the input is shown as `first`
+        detail = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("[+")][:14]
         report[name]["failed"].append((idx, first, detail))
     return report
 
@@ -113,7 +115,7 @@ def print_report(report: dict, profile: str) -> int:
         bad += n_fail
         print(f"{name}: {r['passed']} cells match" + (f", {n_fail} differ" if n_fail else ""))
         for idx, first, detail in r["failed"]:
-            print(f"  cell {idx}: {first}")
+            print(f"  code cell {idx}: {first}")
             for ln in detail:
                 print(f"      {ln[:160]}")
     print(f"{bad} cell(s) differ beyond masking and rounding (profile {profile})" if bad else

@@ -45,7 +45,7 @@ def test_same_machine_rerun_matches_and_other_machine_differences_are_named(prof
     nbformat.write(nb, profile_dir / "01_toy.ipynb")
     assert V.verify("toy", work=tmp_path / "w2") == 1
     out = capsys.readouterr().out
-    assert "3 cells match, 1 differ" in out and "cell 3: print('psnr', 24.87)" in out
+    assert "3 cells match, 1 differ" in out and "code cell 3: print('psnr', 24.87)" in out
     assert "24.91" in out and "24.87" in out                 # both values shown
     report = json.loads((tmp_path / "w2" / "report.json").read_text())
     assert [f[0] for f in report["01_toy.ipynb"]["failed"]] == [3]
