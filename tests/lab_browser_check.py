@@ -36,6 +36,8 @@ def lab():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM}: `make test-lab` installs it (apt-get install -y chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):               # screenshots of this run only
+        old.unlink()
     port, token = free_port(), secrets.token_hex(16)
     log = open(ARTIFACTS / "jupyterlab.log", "w")
     settings = ARTIFACTS / "lab-settings"                 # fresh user settings: every cell in the DOM, no news toast
