@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (s2v)
 #     language: python
 #     name: python3
 # ---
@@ -89,7 +89,7 @@ display(q.head(20))
 
 # %%
 fig = overview.demographics_figure(data)
-save_figure(fig, FIG_DIR / "demographics.png")
+_ = save_figure(fig, FIG_DIR / "demographics.png")
 
 # %% [markdown]
 # ## Faces: emotions x actors
@@ -98,7 +98,7 @@ save_figure(fig, FIG_DIR / "demographics.png")
 
 # %%
 fig = overview.contact_sheet(data)
-save_figure(fig, FIG_DIR / "contact_sheet.png")
+_ = save_figure(fig, FIG_DIR / "contact_sheet.png")
 
 # %% [markdown]
 # ## One clip, with its speech
@@ -107,6 +107,8 @@ save_figure(fig, FIG_DIR / "contact_sheet.png")
 clip_id = data.clips("test")["clip_id"].iloc[0]
 frames, audio = data.load(clip_id)
 print(clip_id, frames.shape, f"{len(audio) / profile.sample_rate:.2f} s of audio")
+
+# %% tags=["nbval-ignore-output"]
 show_clip(frames, audio, width=4 * profile.frame_size, label=clip_id)
 
 # %% [markdown]

@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (s2v)
 #     language: python
 #     name: python3
 # ---
@@ -75,7 +75,7 @@ faces = make_face_set(face_set_config(profile, SEED))
 print(f"{len(faces['images'])} images of {faces['identity'].max() + 1} identities "
       f"({faces['heldout'].mean():.0%} of them held out), {faces['images'].shape[1]}px")
 fig = teachers.face_set_figure(faces)
-save_figure(fig, FIG_DIR / "teacher_face_set.png")
+_ = save_figure(fig, FIG_DIR / "teacher_face_set.png")
 
 # %% [markdown]
 # ## Family (a): training the in-project teachers
@@ -87,7 +87,7 @@ save_figure(fig, FIG_DIR / "teacher_face_set.png")
 logs = teachers.train_teachers(profile, seed=SEED, device=device, force_retrain=FORCE_RETRAIN)
 print(teachers.training_summary(logs).to_string())
 fig = teachers.training_figure(logs)
-save_figure(fig, FIG_DIR / "teacher_training.png")
+_ = save_figure(fig, FIG_DIR / "teacher_training.png")
 
 # %% [markdown]
 # ## Family (b): the pretrained ports
@@ -121,7 +121,7 @@ display(teachers.results_table(id_results, ["top1", "top5", "chance_top1", "n_qu
 emo_results = {f: teachers.evaluate_emotion(t, data, k=5, seed=SEED) for f, t in emo_teachers.items()}
 display(teachers.results_table(emo_results, ["accuracy", "chance", "n_clips", "k"]))
 fig = teachers.emotion_teachers_confusion_figure(emo_results)
-save_figure(fig, FIG_DIR / "teacher_emotion_confusion.png")
+_ = save_figure(fig, FIG_DIR / "teacher_emotion_confusion.png")
 
 # %% [markdown]
 # The FER2013 model was trained on photographs. On the twin's drawn faces it calls most expressions
@@ -132,7 +132,7 @@ save_figure(fig, FIG_DIR / "teacher_emotion_confusion.png")
 
 # %%
 fig = teachers.emotion_examples_figure(emo_teachers, data, n=8, seed=SEED)
-save_figure(fig, FIG_DIR / "teacher_emotion_examples.png")
+_ = save_figure(fig, FIG_DIR / "teacher_emotion_examples.png")
 
 # %% [markdown]
 # ## The choice

@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (s2v)
 #     language: python
 #     name: python3
 # ---
@@ -131,11 +131,11 @@ display(stage_one.metrics_table(report))
 
 # %%
 fig = stage_one.students_figure(report["histories"])
-save_figure(fig, FIG_DIR / "03_students_training.png")
+_ = save_figure(fig, FIG_DIR / "03_students_training.png")
 
 # %%
 fig = stage_one.voice_emotion_confusion_figure(report["confusion"])
-save_figure(fig, FIG_DIR / "03_emotion_confusion.png")
+_ = save_figure(fig, FIG_DIR / "03_emotion_confusion.png")
 
 # %% [markdown]
 # ### What the students' outputs look like
@@ -148,7 +148,7 @@ ids = stage["inputs"]["clip_id"]
 nu = torch.stack([clips[c]["nu"] for c in ids])
 mu = torch.stack([clips[c]["mu"] for c in ids])
 fig = stage_one.embedding_figure(nu, mu, report["table"], split="test", seed=SEED)
-save_figure(fig, FIG_DIR / "03_embeddings.png")
+_ = save_figure(fig, FIG_DIR / "03_embeddings.png")
 
 # %% [markdown]
 # ## What this shows

@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (s2v)
 #     language: python
 #     name: python3
 # ---
@@ -91,7 +91,7 @@ ctx = build_context(profile, data, device, seed=SEED, force_retrain=FORCE_RETRAI
 val = {k: round(v, 3) for k, v in ctx.sync.summary.items()}
 print(f"sync expert: {len(ctx.sync.history)} steps in {ctx.sync.train_seconds:.0f} s; validation {val}")
 fig = sync_training_plot(ctx.sync.history)
-save_figure(fig, FIG_DIR / "sync_expert_training.png")
+_ = save_figure(fig, FIG_DIR / "sync_expert_training.png")
 
 # %% [markdown]
 # A sanity check of the scoring on one real test clip: the clip as recorded, and the same clip with
@@ -139,8 +139,8 @@ display(Markdown((RES_DIR / "table1.md").read_text()))
 # averaged over test clips: a sharp dip at offset 0 means the mouth moves with the speech.
 
 # %%
-save_figure(table1_plot(table), FIG_DIR / "table1_bars.png")
-save_figure(sync_curves_plot(mean_dist_curves(per_clip)), FIG_DIR / "sync_curves.png")
+_ = save_figure(table1_plot(table), FIG_DIR / "table1_bars.png")
+_ = save_figure(sync_curves_plot(mean_dist_curves(per_clip)), FIG_DIR / "sync_curves.png")
 
 # %% [markdown]
 # ## Figure 3
@@ -150,7 +150,7 @@ save_figure(sync_curves_plot(mean_dist_curves(per_clip)), FIG_DIR / "sync_curves
 # %%
 fig3_ids = pick_utterances(data, 2, seed=SEED)
 fig = figure3(figure3_examples(data, gens, fig3_ids))
-save_png_pdf(fig, FIG_DIR / "fig3")
+_ = save_png_pdf(fig, FIG_DIR / "fig3")
 
 # %% [markdown]
 # ## The paper's claims, tested

@@ -2,13 +2,13 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (s2v)
 #     language: python
 #     name: python3
 # ---
@@ -88,7 +88,7 @@ speech2video = gens["speech2video"][SEED]
 
 # %%
 fig = figure4(figure4_examples(data, speech2video, n_actors=4))
-save_png_pdf(fig, FIG_DIR / "fig4")
+_ = save_png_pdf(fig, FIG_DIR / "fig4")
 
 # %% [markdown]
 # ## Sex and age group: probes on the identity teacher's features
@@ -111,7 +111,7 @@ print("generated_spread_ratio:", ", ".join(
 
 # %%
 fig = unseen_agreement_plot(summary)
-save_figure(fig, FIG_DIR / "unseen_agreement.png")
+_ = save_figure(fig, FIG_DIR / "unseen_agreement.png")
 
 # %% [markdown]
 # ## Whom do the generated faces resemble?

@@ -2,8 +2,9 @@
 
     python -m s2v_lib reproduce --profile cpu [--only 03] [--from 02]
 
-Executed notebooks go to results/<profile>/notebooks/ with heavy media stripped; the run stops at
-the first failing notebook and names the notebook, the cell and the error.
+Executed notebooks go to results/<profile>/notebooks/ with heavy media stripped, each with a log
+beside it (NN_name.log: cell progress, the training loops' progress bars, prints; s2v_lib/headless.py);
+the run stops at the first failing notebook and names the notebook, the cell and the error.
 """
 import json
 import platform
@@ -131,14 +132,16 @@ def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=
     on_done(durations so far) is called after each notebook (the CLI records provenance there, so a
     chain that stops later still has the durations of what finished)."""
     import papermill as pm
+
+    from .headless import execute
     durations = {}
     for nb in notebooks:
         out = out_dir / nb.name
-        log(f"[{profile}] {nb.name} ...")
+        log(f"[{profile}] {nb.name} ... (log: {out.with_suffix('.log')})")
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(nb), str(out), parameters=parameters, kernel_name="python3",
-                                cwd=str(nb.parent), progress_bar=False, log_output=False)
+            execute(nb, out, parameters, label=f"{profile} {nb.stem}", log_path=out.with_suffix(".log"),
+                    cwd=nb.parent)
         except pm.PapermillExecutionError as e:
             first_line = next((ln for ln in e.source.splitlines() if ln.strip()), "")[:80]
             raise UserError(f"notebook {nb.name} failed in cell [{e.exec_count}] `{first_line}` "

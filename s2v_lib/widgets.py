@@ -1,4 +1,9 @@
-"""Interactive demo (notebook 06): pick a test clip or an unseen voice, pick a model, press Generate;
+"""Interactive widgets: the clip browser (notebook 01) and the demo (notebook 06).
+
+ClipBrowser: actor, sentence, emotion (and level) dropdowns that only ever offer what the profile's
+manifest holds: each choice narrows the next, so every combination shown exists.
+
+DemoPanel: pick a test clip or an unseen voice, pick a model, press Generate;
 the generated video plays with its speech beside the ground truth, with what the teachers read
 from the generated face (emotion, nearest seen actor, sex / age group).
 
@@ -18,6 +23,71 @@ from .errors import UserError
 from .media import video_html
 
 SOURCES = {"test clip": "test", "unseen voice": "unseen"}
+WIDE = W.Layout(width="36em")                       # "1001_DFA_ANG_XX (actor 1001, male, adult, ANG)" fits
+LABEL_STYLE = {"description_width": "5em"}
+
+
+class ClipBrowser:
+    """Cascading dropdowns over data.manifest; .video shows the chosen clip with its speech.
+    Tests drive it like the demo: set .value on a dropdown, read .clip_id and .video.value."""
+    KEYS = ("actor", "sentence", "emotion", "level")
+
+    def __init__(self, data, encode=video_html, width: int | None = None):
+        self.data, self.encode = data, encode
+        self.width = width or 2 * data.frame_size + 64
+        self.manifest = data.manifest.sort_values(list(self.KEYS)).reset_index(drop=True)
+        self.dropdowns = {k: W.Dropdown(description=k, style=LABEL_STYLE) for k in self.KEYS}
+        self.actor, self.sentence, self.emotion, self.level = (self.dropdowns[k] for k in self.KEYS)
+        self.actor.layout = W.Layout(width="22em")
+        self.caption, self.video = W.HTML(), W.HTML()
+        self.clip_id: str | None = None
+        self._busy = False
+        self._narrow(0)
+        for i, k in enumerate(self.KEYS):
+            self.dropdowns[k].observe(lambda change, i=i: self._on_change(i), names="value")
+        self.widget = W.VBox([W.HBox([self.actor, self.sentence]), W.HBox([self.emotion, self.level]),
+                              self.caption, self.video])
+
+    def _rows(self, upto: int):
+        m = self.manifest
+        for k in self.KEYS[:upto]:
+            m = m[m[k].astype(str) == str(self.dropdowns[k].value)]
+        return m
+
+    def _options(self, i: int, rows) -> list:
+        key = self.KEYS[i]
+        if key == "actor":
+            first = rows.drop_duplicates("actor")
+            return [(f"{r.actor} ({r.sex}, {r.age})", r.actor) for r in first.itertuples()]
+        return [(str(v), v) for v in dict.fromkeys(rows[key])]
+
+    def _narrow(self, start: int):
+        """Refill the dropdowns from index `start` on, each from the rows the earlier choices leave,
+        keeping a choice that is still possible; then show the clip once."""
+        self._busy = True
+        try:
+            for i in range(start, len(self.KEYS)):
+                dd, opts = self.dropdowns[self.KEYS[i]], self._options(i, self._rows(i))
+                keep = dd.value
+                dd.options = opts
+                values = [v for _, v in opts]
+                dd.value = keep if keep in values else values[0]
+        finally:
+            self._busy = False
+        self._show()
+
+    def _on_change(self, i: int):
+        if not self._busy:
+            self._narrow(i + 1)
+
+    def _show(self):
+        r = self._rows(len(self.KEYS)).iloc[0]
+        self.clip_id = r["clip_id"]
+        frames, audio = self.data.load(self.clip_id)
+        self.caption.value = (f"<b>{html.escape(self.clip_id)}</b>: {r['split']} split, {r['sex']}, age {r['age']} "
+                              f"({r['age_group']}), {len(frames)} frames")
+        self.video.value = self.encode(frames, audio, width=self.width, label=self.clip_id)
+
 
 
 def face_readout(ctx, probes: dict | None = None):
@@ -45,9 +115,10 @@ class DemoPanel:
         if not generators:
             raise UserError("DemoPanel needs at least one model; pass generators={'speech2video': fn, ...}")
         self.data, self.generators, self.readout, self.encode, self.width = data, generators, readout, encode, width
-        self.source = W.Dropdown(options=list(SOURCES), value="test clip", description="speech")
-        self.clip = W.Dropdown(options=self._clip_options("test clip"), description="clip")
-        self.model = W.Dropdown(options=list(generators), description="model")
+        self.source = W.Dropdown(options=list(SOURCES), value="test clip", description="speech", style=LABEL_STYLE)
+        self.clip = W.Dropdown(options=self._clip_options("test clip"), description="clip", layout=WIDE,
+                               style=LABEL_STYLE)
+        self.model = W.Dropdown(options=list(generators), description="model", style=LABEL_STYLE)
         self.button = W.Button(description="Generate", button_style="primary", icon="play")
         self.status = W.HTML()
         self.videos = W.HTML()

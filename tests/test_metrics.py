@@ -256,6 +256,7 @@ def test_written_results(per_clip, tmp_path, monkeypatch):
     assert len(claims) == len(C.paper_claims())
     text = (tmp_path / "smoke" / "claims.md").read_text()
     assert text.count("| 1 |") == 12 and "**holds**" in text
+    assert "~" not in text.replace("\\~", ""), "a bare '~' renders as Markdown strikethrough"
 
 
 def test_unseen_voice_study_summary(toy, tmp_path, monkeypatch):
@@ -315,3 +316,17 @@ def test_device_ssim_and_psnr_match_scikit_image_per_frame():
     np.testing.assert_allclose(ssim_frames_device(gen, ref).numpy(), M.ssim_frames(gen, ref), atol=1e-4)
     np.testing.assert_allclose(psnr_frames_device(gen, ref).numpy(), M.psnr_frames(gen, ref), atol=1e-6)
     assert ssim_frames_device(ref, ref).numpy() == pytest.approx(1.0)
+
+
+def test_unseen_agreement_legend_covers_no_bar():
+    from s2v_lib.evaluation import plots
+    v = lambda m: {"mean": m, "lo": m - 0.1, "hi": min(1.0, m + 0.1)}
+    summary = {f"{a}_{kind}_{k}": v(0.95 if kind == "agreement" else 0.5)
+               for a in ("sex", "age_group") for kind in ("agreement", "chance") for k in ("real", "speech2video", "s2f_sdfa")}
+    fig = plots.unseen_agreement_plot(summary)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    from matplotlib.container import BarContainer
+    bars = [b.get_window_extent() for c in ax.containers if isinstance(c, BarContainer) for b in c]
+    assert len(bars) == 6 and not any(legend.overlaps(b) for b in bars)

@@ -1,11 +1,16 @@
 """Committed notebooks: paired with jupytext, no outputs, one parameters cell of plain literals."""
 import ast
 import json
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("0*.ipynb"))
 PARAMETERS = {"PROFILE": str, "SEED": int, "DATASET": str, "DATA_ROOT": str, "DEVICE": str,
               "FORCE_RETRAIN": bool, "INTERACTIVE": bool}
@@ -41,3 +46,26 @@ def test_notebook_matches_its_py_pair(path):
     b = jupytext.read(py)
     src = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
     assert src(a) == src(b), f"{path.name} and {py.name} differ: run `jupytext --sync {py}`"
+
+
+def makefile_var(name: str) -> str:
+    return re.search(rf"^{name}\s*:=\s*(.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).strip()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_kernelspec_is_the_one_make_setup_installs(path):
+    """JupyterLab rewrites a notebook's kernelspec to the running kernel's: any mismatch marks it modified."""
+    ks = json.loads(path.read_text())["metadata"]["kernelspec"]
+    assert (ks["name"], ks["display_name"]) == (makefile_var("KERNEL"), makefile_var("KERNEL_DISPLAY"))
+    header = path.with_suffix(".py").read_text().split("# ---", 2)[1]
+    assert f"display_name: {ks['display_name']}" in header and "jupytext_version:" not in header
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_a_fixed_point_of_the_git_filter(path):
+    """git runs the Makefile's nbstripout command on every notebook it reads: a committed notebook must
+    come out byte-identical, else `git status` is dirty right after a clone."""
+    cmd = shlex.split(makefile_var("NBSTRIP").replace("$(abspath $(PY))", shlex.quote(sys.executable)))
+    out = subprocess.run(cmd, input=path.read_bytes(), capture_output=True, check=True).stdout
+    assert out == path.read_bytes()
+    assert "filter=nbstripout" in (ROOT / ".gitattributes").read_text()

@@ -79,3 +79,27 @@ def test_cli_user_errors_are_one_line(argv, needle):
     assert r.returncode == 2
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_headless_run_shows_cells_and_progress_bars_in_terminal_and_log(tmp_path, capfd):
+    """The terminal and NN.log get one line per code cell with elapsed time, the library's tqdm bars
+    (via tqdm.auto, as s2v_lib uses it) as text, and no ipykernel transport warning; the executed
+    notebook keeps the prints but no progress bars (text or widget)."""
+    _notebook(tmp_path / "01_bars.ipynb", [
+        "import s2v_lib\nfrom tqdm.auto import tqdm\nimport time",
+        "for _ in tqdm(range(40), desc='toy training', mininterval=0):\n    time.sleep(0.01)",
+        "print('after the bar')"])
+    out = tmp_path / "out"
+    out.mkdir()
+    reproduce.run_notebooks("smoke", reproduce.list_notebooks(folder=tmp_path), {"PROFILE": "smoke"}, out,
+                            log=lambda s: None)
+    terminal = capfd.readouterr().err
+    log = (out / "01_bars.log").read_bytes().decode()
+    assert terminal == log                                      # the terminal shows the log as it grows
+    assert "[smoke 01_bars] cell 1/5 +00:0" in log and "cell 4/5" in log and "for _ in tqdm(range(40)" in log
+    assert "toy training: 100%" in log and "40/40" in log and "it/s]" in log     # steps, rate, ETA field
+    assert "\r" in log and "after the bar" in log and "without encryption" not in log
+    nb = nbformat.read(out / "01_bars.ipynb", as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert [o["text"] for o in outputs if o.get("output_type") == "stream"] == ["after the bar\n"]
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

@@ -6,7 +6,7 @@ from s2v_lib import metrics as M
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.evaluation.context import EvalContext
 from s2v_lib.errors import UserError
-from s2v_lib.widgets import DemoPanel, face_readout
+from s2v_lib.widgets import ClipBrowser, DemoPanel, face_readout
 from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared
 
 
@@ -75,3 +75,39 @@ def test_real_encoder_makes_playable_html(data):
     panel.button.click()
     assert panel.videos.value.count("data:video/mp4;base64,") == 2
     assert isinstance(panel.last["frames"], np.ndarray)
+
+
+def test_clip_browser_offers_only_clips_the_profile_has(data):
+    b = ClipBrowser(data, encode=fake_encode)
+    m = data.manifest
+    combos = set(zip(m.actor, m.sentence, m.emotion, m.level))
+    assert b.clip_id in set(m.clip_id) and f"data-frames=" in b.video.value
+    for actor in [v for _, v in b.actor.options]:
+        b.actor.value = actor
+        offered = {v for _, v in b.sentence.options}
+        assert offered == set(m[m.actor == actor].sentence)       # each choice narrows the next
+        for sentence in sorted(offered):
+            b.sentence.value = sentence
+            for emotion in [v for _, v in b.emotion.options]:
+                b.emotion.value = emotion
+                assert (actor, sentence, emotion, b.level.value) in combos
+                row = m[m.clip_id == b.clip_id].iloc[0]
+                assert (row.actor, row.sentence, row.emotion) == (actor, sentence, emotion)
+                assert b.clip_id in b.video.value
+    assert "(" in b.actor.options[0][0] and b.actor.options[0][0].startswith(str(b.actor.options[0][1]))
+
+
+def test_clip_browser_keeps_a_choice_that_stays_possible(data):
+    b = ClipBrowser(data, encode=fake_encode)
+    b.sentence.value = "S03"
+    emotion = b.emotion.value
+    actors = [v for _, v in b.actor.options]
+    b.actor.value = actors[1]                   # every toy actor has S03 with the same emotion
+    assert b.sentence.value == "S03" and b.emotion.value == emotion
+    assert b.clip_id == f"{actors[1]}_S03_{emotion}_XX"
+
+
+def test_demo_clip_dropdown_is_wide_enough(data):
+    panel, _ = make_panel(data)
+    longest = max(len(label) for label, _ in panel.clip.options)
+    assert panel.clip.layout.width.endswith("em") and float(panel.clip.layout.width[:-2]) * 1.6 >= longest

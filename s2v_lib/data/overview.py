@@ -78,29 +78,7 @@ def contact_sheet(data, actors=None, frame_fraction=0.5):
 
 
 def clip_browser(data):
-    """ipywidgets: pick actor / sentence / emotion, see the clip with its audio."""
-    import ipywidgets as W
-    from IPython.display import HTML
-    from ..media import video_html
-    m = data.manifest
-    actor = W.Dropdown(options=sorted(m["actor"].unique().tolist()), description="actor")
-    sentence = W.Dropdown(options=sorted(m["sentence"].unique()), description="sentence")
-    emotion = W.Dropdown(options=sorted(m["emotion"].unique()), description="emotion")
-    out = W.Output()
-
-    def show(_=None):
-        rows = m[(m.actor == actor.value) & (m.sentence == sentence.value) & (m.emotion == emotion.value)]
-        out.clear_output()
-        with out:
-            if rows.empty:
-                print("no such clip in this profile (or it was quarantined)")
-                return
-            r = rows.iloc[0]
-            frames, audio = data.load(r["clip_id"])
-            from IPython.display import display
-            display(HTML(video_html(frames, audio, width=2 * data.frame_size + 64,
-                                    label=f"{r['clip_id']} ({r['split']}, {r['sex']}, {r['age']})")))
-    for w in (actor, sentence, emotion):
-        w.observe(show, names="value")
-    show()
-    return W.VBox([W.HBox([actor, sentence, emotion]), out])
+    """ipywidgets: pick actor / sentence / emotion / level among the clips this profile has, see the clip
+    with its audio (s2v_lib.widgets.ClipBrowser)."""
+    from ..widgets import ClipBrowser
+    return ClipBrowser(data).widget

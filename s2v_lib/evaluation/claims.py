@@ -128,7 +128,8 @@ def claims_markdown(df: pd.DataFrame, header: str = "") -> str:
         ci = f"[{r.lo:.3f}, {r.hi:.3f}]" if np.isfinite(r.lo) else "–"
         meas = f"{r.measured:.3f}" if np.isfinite(r.measured) else "–"
         lines.append(f"| {r.claim} | {r.statement} | {meas} | {ci} | {r.n} | {r.criterion} | **{r.verdict}** | {r.data} |")
-    return "\n".join(lines) + "\n"
+    # '~' (equivalent) is Markdown strikethrough when two appear in one paragraph: escape it
+    return ("\n".join(lines) + "\n").replace("~", "\\~")
 
 
 def write_claims(profile_name: str, data_label: str, per_clip: pd.DataFrame | None = None,

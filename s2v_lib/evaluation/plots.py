@@ -106,7 +106,7 @@ def unseen_agreement_plot(summary: dict) -> plt.Figure:
     """Agreement of the generated face's sex / age group (probe on identity-teacher features) with the
     voice owner's, for unseen actors; whiskers: 95% interval over actors; dashes: chance."""
     df = unseen_agreement_frame(summary)
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig, ax = plt.subplots(figsize=(7.2, 3.4))
     sns.barplot(data=df, x="attribute", y="mean", hue="faces", ax=ax,
                 palette={"real faces": METHOD_COLORS["real"], "speech2video": METHOD_COLORS["speech2video"],
                          "S2F+SDFA": METHOD_COLORS["S2F+SDFA"]})
@@ -118,7 +118,7 @@ def unseen_agreement_plot(summary: dict) -> plt.Figure:
     ax.set_ylim(0, 1)
     ax.set_ylabel("agreement with the voice owner")
     ax.set_xlabel("")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)   # beside the axes: covers no bar
     fig.tight_layout()
     return fig
 
