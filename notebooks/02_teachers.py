@@ -49,7 +49,8 @@ import pandas as pd
 from IPython.display import display
 
 from s2v_lib import teachers
-from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.config import get_profile
+from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.data.teacher_faces import face_set_config, make_face_set
 from s2v_lib.figures import save_figure

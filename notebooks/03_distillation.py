@@ -63,7 +63,8 @@ import torch
 from IPython.display import Markdown, display
 
 from s2v_lib import distill, teachers
-from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.config import get_profile
+from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.features import speech_stage
 from s2v_lib.figures import save_figure

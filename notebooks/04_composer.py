@@ -84,7 +84,8 @@ from IPython.display import display
 
 from s2v_lib import composer_stage as cs
 from s2v_lib import teachers
-from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.config import get_profile
+from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.features import speech_features
 from s2v_lib.figures import save_figure

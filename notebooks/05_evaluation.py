@@ -54,7 +54,8 @@ from IPython.display import Markdown, display
 
 from s2v_lib import evaluation as E
 from s2v_lib import plots
-from s2v_lib.config import get_profile, resolve_device
+from s2v_lib.config import get_profile
+from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.features import speech_features
 from s2v_lib.figures import save_figure, save_png_pdf

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from . import losses
-from .config import Profile, get_profile, resolve_device
+from .config import Profile, as_profile, get_profile
+from .device import resolve_device
 from .errors import UserError
 from .models.composer import Composer, ComposerConfig
 from .models.discriminators import FrameDiscriminator, IdentityDiscriminator, SequenceDiscriminator, SyncDiscriminator
@@ -415,7 +416,7 @@ def _identity_targets(data, ids, teacher, device) -> dict:
 def train_voice_encoder(profile, data, teacher, device="cpu", seed=0, steps=None, force_retrain=False,
                         progress=True, require_done=False):
     """The Speech2Face voice encoder (first half of S2F+SDFA); returns (encoder, history, ckpt hash)."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     clips, ids = _load_clips(data, "train")
     targets = _identity_targets(data, ids, teacher, device)
     for clip, cid in zip(clips, ids):
@@ -453,7 +454,7 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
         raise UserError(f"unknown model {name!r}; choose one of {MODELS}")
     if feature_source not in FEATURE_SOURCES:
         raise UserError(f"feature_source must be one of {FEATURE_SOURCES}, not {feature_source!r}")
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     device = resolve_device(device)
     torch.manual_seed(seed)
     if data is None:

@@ -51,16 +51,9 @@ PROFILES = {
 }
 
 
-def has_cuda() -> bool:
-    try:
-        import torch
-        return torch.cuda.is_available()
-    except ImportError:
-        return False
-
-
 def resolve_profile_name(name: str) -> str:
     if name == "auto":
+        from .device import has_cuda
         return "gpu" if has_cuda() else "cpu"
     if name not in PROFILES:
         raise UserError(f"unknown profile {name!r}; choose one of: {', '.join([*PROFILES, 'auto'])}")
@@ -71,9 +64,7 @@ def get_profile(name: str) -> Profile:
     return PROFILES[resolve_profile_name(name)]
 
 
-def resolve_device(device: str = "auto") -> str:
-    if device == "auto":
-        return "cuda" if has_cuda() else "cpu"
-    if device.startswith("cuda") and not has_cuda():
-        raise UserError(f"DEVICE={device!r} but CUDA is not available here; use DEVICE='cpu' or 'auto'")
-    return device
+def as_profile(profile) -> Profile:
+    """A Profile from a name ("cpu", "auto", ...) or a Profile (returned as it is)."""
+    return profile if isinstance(profile, Profile) else get_profile(profile)
+

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import audio as audio_features
-from .config import Profile, get_profile
+from .config import Profile, as_profile, get_profile
 from .models.cpc import CPC, CPCConfig, context, infonce_loss, pool_to_frames
 from .models.students import StudentConfig, Students, students_loss
 from .paths import checkpoint_dir
@@ -48,7 +48,7 @@ class DistillConfig:
 
 
 def _profile(profile) -> Profile:
-    return get_profile(profile) if isinstance(profile, str) else profile
+    return as_profile(profile)
 
 
 def data_key(data) -> str:

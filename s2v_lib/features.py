@@ -19,7 +19,7 @@ import torch
 
 from . import distill
 from .atomic import torch_save
-from .config import get_profile
+from .config import as_profile
 from .paths import cache_root
 
 
@@ -46,7 +46,7 @@ def speech_stage(profile, data, device: str = "cpu", force: bool = False, cfg: d
 
     inputs holds, in manifest order, clip_id, w_last, w_mean, logmel, nu_teacher, mu_teacher (for the
     ablations and the evaluation); clips is the per-clip dict speech_features returns."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     cfg = cfg or distill.DistillConfig.for_profile(profile, seed)
     id_teacher, emo_teacher = _teachers(profile, device, id_teacher, emo_teacher)
     fp = distill.teacher_fingerprint(id_teacher, emo_teacher, data.frame_size)

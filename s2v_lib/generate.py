@@ -15,9 +15,9 @@ import torch
 
 from .errors import UserError
 from .media import encode_mp4
+from .data.dataset import SAMPLES_PER_FRAME
 from .train.loop import audio_window_array
 
-SAMPLES_PER_FRAME = 640
 
 
 @dataclass
@@ -47,9 +47,9 @@ def speech_encoder(profile, data, device="cpu") -> SpeechEncoder:
         return SpeechEncoder(cpc, students, pooling)
     # rebuild exactly as features.speech_stage does; each call below loads a finished checkpoint
     from . import distill
-    from .config import get_profile
+    from .config import as_profile
     from .teachers import load_emotion_teacher
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     stage = features.speech_stage(profile, data, device, progress=False)
     cfg = distill.DistillConfig.for_profile(profile)
     if stage["meta"]["config"] != __import__("dataclasses").asdict(cfg):

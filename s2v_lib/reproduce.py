@@ -14,7 +14,8 @@ from importlib import metadata
 from pathlib import Path
 
 from .atomic import write_json
-from .config import resolve_device, resolve_profile_name
+from .config import resolve_profile_name
+from .device import resolve_device
 from .errors import UserError
 from .paths import REPO_ROOT, ensure_dir, notebooks_dir, results_dir
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .atomic import write_json
-from .config import EMOTIONS, Profile, get_profile
+from .config import EMOTIONS, Profile, as_profile
 from .errors import UserError
 from .paths import checkpoint_dir, results_dir
 from .stats import bootstrap_ci
@@ -332,7 +332,7 @@ def train_teachers(profile, seed: int = 0, device: str = "cpu", force_retrain: b
     Returns {"face_set": {...}, "identity": log, "emotion": log}; a log has per-epoch lists epoch,
     loss, train_acc, val_acc (held-out face-set identities), seconds, plus reused (bool)."""
     from .data.teacher_faces import face_set_config, make_face_set
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     cfgs = teacher_configs(profile, seed)
     ckpts = {k: _checkpoint(profile, k, c) for k, c in cfgs.items()}
     out = {}
@@ -353,7 +353,7 @@ def train_teachers(profile, seed: int = 0, device: str = "cpu", force_retrain: b
 
 # ----------------------------------------------------------------------------- loading
 def teachers_json(profile) -> dict:
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     path = results_dir(profile.name) / "teachers.json"
     if not path.exists():
         raise UserError(f"{path} is missing, so no teacher family has been chosen for profile "
@@ -363,7 +363,7 @@ def teachers_json(profile) -> dict:
 
 
 def _trained(profile, kind: str, seed, device):
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     if seed is None:
         path = results_dir(profile.name) / "teachers.json"
         seed = teachers_json(profile).get("seed", 0) if path.exists() else 0
@@ -488,7 +488,7 @@ def choose_families(identity_results: dict, emotion_results: dict) -> dict:
 def write_teachers_json(profile, choice: dict, identity_results: dict, emotion_results: dict,
                         seed: int = 0, extra: dict | None = None) -> dict:
     """results/<profile>/teachers.json: the chosen families, why, and every measured number."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     drop = ("confusion", "predictions")
     doc = {**choice, "seed": seed, "profile": profile.name,
            "identity_metrics": {f: r for f, r in identity_results.items()},

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from ..config import Profile, get_profile
+from ..config import Profile, as_profile, get_profile
 from ..errors import UserError
 from ..paths import cache_root
 from .dataset import PreparedData
@@ -33,7 +33,7 @@ def twin_dir(profile: Profile, seed: int = 0) -> Path:
 
 def get_twin(profile, seed: int = 0, workers=None, progress: bool = True) -> Path:
     """The twin for this profile and seed, written once into the cache (twin.json marks it finished)."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     out = twin_dir(profile, seed)
     if not (out / "twin.json").exists():
         _synth_dataset()(profile, out, workers=workers, seed=seed, progress=progress)
@@ -42,7 +42,7 @@ def get_twin(profile, seed: int = 0, workers=None, progress: bool = True) -> Pat
 
 def get_prepared(profile, dataset: str = "synthetic", data_root: str = "", seed: int = 0, workers=None,
                  progress: bool = True) -> PreparedData:
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     if str(data_root) and (Path(data_root) / "prepare.json").exists():   # already prepared (e.g. merged shards)
         return PreparedData(data_root)
     if not str(data_root):

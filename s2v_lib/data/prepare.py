@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..atomic import save_npz, write_csv, write_json
-from ..config import Profile, get_profile
+from ..config import Profile, as_profile, get_profile
 from ..errors import UserError
 from ..paths import cache_root, ensure_dir
 from .dataset import SAMPLES_PER_FRAME
@@ -369,7 +369,7 @@ def prepare_dataset(dataset: str, root, profile, cache=None, workers=None, seed:
     faces: "auto" (twin sidecars for "synthetic", the detector for real datasets), "sidecar" or "detect".
     shard: "i/n" or (i, n) prepares one part; combine the parts with merge_prepared.
     """
-    profile = get_profile(profile) if isinstance(profile, str) else profile
+    profile = as_profile(profile)
     root = resolve_root(root)
     shard = parse_shard(shard)
     reader = make_reader(dataset, root, profile, faces)

@@ -34,6 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..losses import normalized_l2
+
 KD_DIRECTIONS = ("as_written", "standard")
 
 
@@ -98,17 +100,13 @@ def l_distill(student: torch.Tensor, teacher: torch.Tensor, direction: str = "as
     raise ValueError(f"direction must be one of {KD_DIRECTIONS}, not {direction!r}")
 
 
-def normalised_l2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (F.normalize(x, dim=-1) - F.normalize(y, dim=-1)).pow(2).sum(-1).mean()
-
-
 def students_loss(nu, mu, nu_teacher, mu_teacher, emotion_head, cfg: StudentConfig):
     """Eq. (2) -> (loss, {term: value}). emotion_head maps emotion features to class logits (frozen)."""
     d = dict(direction=cfg.kd_direction, temperature=cfg.kd_temperature)
     parts = {
-        "l2_emo": cfg.lam * normalised_l2(mu, mu_teacher),
+        "l2_emo": cfg.lam * normalized_l2(mu, mu_teacher),
         "kd_emo": l_distill(emotion_head(mu), emotion_head(mu_teacher), **d),
-        "l2_id": cfg.lam * normalised_l2(nu, nu_teacher),
+        "l2_id": cfg.lam * normalized_l2(nu, nu_teacher),
         "kd_id": l_distill(nu, nu_teacher, **d),
     }
     loss = sum(parts.values())

@@ -22,8 +22,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from ..atomic import write_csv
+from ..data.dataset import SAMPLES_PER_FRAME
 
-SAMPLES_PER_FRAME = 640
 AUDIO_WINDOW = 3200        # 0.2 s of raw audio around each frame (SDFA's content window)
 
 

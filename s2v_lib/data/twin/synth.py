@@ -199,8 +199,8 @@ def clip_jobs(profile, seed: int) -> list[ClipJob]:
 
 
 def _resolve_profile(profile):
-    from ...config import get_profile
-    return get_profile(profile) if isinstance(profile, str) else profile
+    from ...config import as_profile
+    return as_profile(profile)
 
 
 def twin_meta(profile, seed: int, layout: str, n_clips: int, defects: bool) -> dict:
