@@ -15,6 +15,14 @@ from s2v_lib.lip2speech.speaker import info_nce
 from s2v_lib.lip2speech.vocoder import GriffinLimVocoder
 
 HW = (12, 24)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """As the stage runs on CPU (lip2speech.data.one_thread): small ops on two busy cores crawl."""
+    from s2v_lib.lip2speech.data import one_thread
+    with one_thread("cpu"):
+        yield
 TINY = ModelConfig(mouth_hw=HW, stages_out=(24, 16, 16, 16, 32), enc_hidden=16, dec_hidden=32, prenet=16, attn_dim=16)
 
 
@@ -119,11 +127,11 @@ def test_resume_equals_uninterrupted(monkeypatch, tmp_path):
 
 
 def test_vocoder_round_trip_keeps_the_speech():
-    cfg = MelConfig(griffin_lim_iters=16)
+    cfg = MelConfig()
     wav = speechlike(16000)
     logmel = LogMel(cfg)(torch.from_numpy(wav)).numpy()
     assert logmel.shape == (100, 80)
-    out = GriffinLimVocoder(cfg)(logmel)
+    out = GriffinLimVocoder(cfg, n_iter=16)(logmel)
     assert out.shape == (16000,) and np.isfinite(out).all()
     again = LogMel(cfg)(torch.from_numpy(out)).numpy()
     assert np.corrcoef(again.ravel(), logmel.ravel())[0, 1] > 0.9

@@ -100,6 +100,12 @@ class Study:
 
     # -- Lip2Speech
     def train_conditions(self, conditions=CONDITIONS, with_autoregressive=True):
+        # one torch thread on CPU: measured ~0.8 s per smoke step on one thread vs ~40 s on two threads of
+        # two busy cores (oversubscription); a free 2-core machine loses at most 2x by it
+        with one_thread(self.device):
+            return self._train_conditions(conditions, with_autoregressive)
+
+    def _train_conditions(self, conditions, with_autoregressive):
         for cond in conditions:
             self.trained[cond] = train_condition(
                 self.profile, cond, self.cfg, self.arrays["train"], self.arrays["val"], self.stats,
@@ -153,7 +159,7 @@ class Study:
             return self._evaluate()
 
     def _evaluate(self):
-        vocoder = GriffinLimVocoder(self.cfg.mel)
+        vocoder = GriffinLimVocoder(self.cfg.mel, self.cfg.griffin_lim_iters)
         frames, embs = [], {}
         for split in EV.SPLITS:
             ids = EV.pick_clips(self.data, split, self.cfg.n_eval_clips, self.cfg.seed)

@@ -7,7 +7,7 @@ from .config import MelConfig
 
 
 class GriffinLimVocoder:
-    def __init__(self, cfg: MelConfig, stats=None):
+    def __init__(self, cfg: MelConfig, n_iter: int = 32, stats=None):
         import torchaudio
         self.cfg = cfg
         self.stats = stats
@@ -16,7 +16,7 @@ class GriffinLimVocoder:
                                                              f_min=cfg.f_min, f_max=cfg.f_max, norm="slaney",
                                                              mel_scale="slaney")
         self.gl = torchaudio.transforms.GriffinLim(n_fft=cfg.n_fft, win_length=cfg.win_length, hop_length=cfg.hop,
-                                                   power=1.0, n_iter=cfg.griffin_lim_iters, momentum=0.99,
+                                                   power=1.0, n_iter=n_iter, momentum=0.99,
                                                    rand_init=False)   # deterministic: zero initial phase
 
     @torch.no_grad()
