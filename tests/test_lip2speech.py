@@ -176,3 +176,32 @@ def test_info_nce_prefers_matched_pairs():
     matched, _ = info_nce(v, v, 0.1)
     shuffled, _ = info_nce(v, v.roll(1, 0), 0.1)
     assert matched < 0.1 < shuffled
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+def test_profile_configs_build_a_model_for_their_frame_size(name):
+    profile = get_profile(name)
+    cfg = Lip2SpeechConfig.for_profile(profile)
+    assert cfg.model.mouth_hw == (profile.frame_size // 2, profile.frame_size)
+    m = Lip2Speech(cfg.model).eval()
+    with torch.no_grad():
+        mel, _ = m(torch.rand(1, 1, 3, *cfg.model.mouth_hw), torch.randn(1, 256))
+    assert mel.shape == (1, 12, 80)
+
+
+def test_oracle_conditioning_uses_the_actors_other_clips():
+    import pandas as pd
+    from s2v_lib.lip2speech.speaker import actor_voice_embeddings
+    man = pd.DataFrame({"clip_id": ["a1", "a2", "b1"], "actor": [1, 1, 2]})
+    e = {"a1": np.array([1.0, 0.0]), "a2": np.array([0.0, 1.0]), "b1": np.array([1.0, 1.0]) / np.sqrt(2)}
+    out = actor_voice_embeddings(man, e)
+    assert np.allclose(out["a1"], [0, 1]) and np.allclose(out["a2"], [1, 0])    # never the clip itself...
+    assert np.allclose(out["b1"], e["b1"])                                         # ...unless it is the only one
+
+
+def test_actor_bootstrap_interval_brackets_the_mean():
+    from s2v_lib.lip2speech.evaluate import actor_bootstrap
+    v = np.r_[np.ones(10), np.zeros(10), np.nan]
+    g = np.r_[np.arange(20) % 5, 0]
+    r = actor_bootstrap(v, g)
+    assert r["n"] == 20 and r["lo"] <= r["mean"] == 0.5 <= r["hi"]

@@ -99,6 +99,15 @@ class FaceSpeakerEncoder(nn.Module):
         return F.normalize(self.head(feat), dim=-1)
 
 
+def fingerprint(module) -> str:
+    """A hash of a module's weights: a retrained identity teacher must not reuse this module's checkpoint."""
+    h = hashlib.sha1()
+    for k, v in module.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
 def info_nce(face, voice, temperature):
     logits = face @ voice.t() / temperature
     labels = torch.arange(len(face), device=face.device)
@@ -113,7 +122,8 @@ def train_speaker_encoder(profile, data, teacher, ge2e_train: dict, cfg: Speaker
     by_actor = {a: list(g["clip_id"]) for a, g in clips.groupby("actor")}
     actors = sorted(by_actor)
     faces = {c: data.load(c)[0] for c in clips["clip_id"]}                   # uint8 (T, S, S, 3)
-    key = {"cfg": dataclasses.asdict(cfg), "teacher": type(teacher).__name__, "n": len(faces),
+    key = {"cfg": dataclasses.asdict(cfg), "teacher": type(teacher).__name__, "teacher_weights": fingerprint(teacher),
+           "n": len(faces),
            "ids": hashlib.sha1("".join(sorted(faces)).encode()).hexdigest()[:10], "data": str(data.root)}
     torch.manual_seed(cfg.seed)
     enc = FaceSpeakerEncoder(teacher, cfg).to(device)
