@@ -45,7 +45,6 @@ FORCE_RETRAIN = False
 INTERACTIVE = True
 
 # %%
-import pandas as pd
 from IPython.display import display
 
 from s2v_lib import teachers
@@ -121,7 +120,7 @@ display(teachers.results_table(id_results, ["top1", "top5", "chance_top1", "n_qu
 # %%
 emo_results = {f: teachers.evaluate_emotion(t, data, k=5, seed=SEED) for f, t in emo_teachers.items()}
 display(teachers.results_table(emo_results, ["accuracy", "chance", "n_clips", "k"]))
-fig = teachers.confusion_figure(emo_results)
+fig = teachers.emotion_teachers_confusion_figure(emo_results)
 save_figure(fig, FIG_DIR / "teacher_emotion_confusion.png")
 
 # %% [markdown]

@@ -27,13 +27,13 @@
 # $$L_1 = \lambda\|\bar\mu-\bar\mu^*\|^2 + l_{distill}(\mu,\mu^*) + \lambda\|\bar\nu-\bar\nu^*\|^2 + l_{distill}(\nu,\nu^*),\quad
 #   l_{distill}(x, y) = -\sum_i \mathrm{softmax}(x)_i\log\mathrm{softmax}(y)_i,\quad \lambda = 0.025.$$
 #
-# **Our reading** (DESIGN section 10): Eq. (3) as written puts the student under the softmax weights
+# **Our reading** ([docs/design.md §10.3, §10.11](../docs/design.md#103-eq-3-distillation-direction)): Eq. (3) as written puts the student under the softmax weights
 # and the teacher under the log. That loss is linear in the student's softmax, so its gradient fades
 # once the student is confident, right or wrong, and on the identity embedding it rewards growing one
 # component without bound; in our cpu reference run the identity student trained that way found the
 # speaker far less often (see the last column of the table below). By default we use the usual
 # distillation direction (teacher under the softmax weights, student under the log), a departure
-# from DESIGN's "as written" default; the students trained as written are reported beside them in
+# from the paper's printed direction; the students trained as written are reported beside them in
 # every table below (`StudentConfig.kd_direction` switches). The emotion term goes through the
 # emotion teacher's classifier head, so that the class the teacher reads from $\mu$ is
 # the one it reads from the face; the identity term acts on the embedding components, as the paper
@@ -62,11 +62,10 @@ INTERACTIVE = True
 import torch
 from IPython.display import Markdown, display
 
-from s2v_lib import distill, teachers
+from s2v_lib import stage_one, teachers
 from s2v_lib.config import get_profile
 from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
-from s2v_lib.features import speech_stage
 from s2v_lib.figures import save_figure
 from s2v_lib.paths import figures_dir
 from s2v_lib.seed import seed_everything
@@ -74,9 +73,8 @@ from s2v_lib.seed import seed_everything
 profile = get_profile(PROFILE)
 device = resolve_device(DEVICE)
 seed_everything(SEED)
-torch.set_num_threads(max(1, torch.get_num_threads()))
 FIG_DIR = figures_dir(profile.name)
-cfg = distill.DistillConfig.for_profile(profile, SEED)
+cfg = stage_one.DistillConfig.for_profile(profile, SEED)
 print(f"profile {profile.name} on {device}; CPC {cfg.cpc}; students {cfg.students}")
 
 # %% [markdown]
@@ -98,8 +96,7 @@ print(data.manifest["split"].value_counts().to_dict())
 # notebooks 04-06 read. A second run finds the cache and returns at once.
 
 # %%
-stage = speech_stage(profile, data, device, force=FORCE_RETRAIN, cfg=cfg, id_teacher=id_teacher,
-                     emo_teacher=emo_teacher)
+stage = stage_one.speech_stage(profile, data, id_teacher, emo_teacher, device, force=FORCE_RETRAIN, cfg=cfg)
 print(stage["meta"]["dims"], "| kd_direction:", stage["meta"]["kd_direction"], "| w:", stage["meta"]["w_pooling"])
 
 # %% [markdown]
@@ -109,7 +106,7 @@ print(stage["meta"]["dims"], "| kd_direction:", stage["meta"]["kd_direction"], "
 # (batch size x anchors per crop). Accuracy falls with $k$: the near future is easier.
 
 # %%
-fig = distill.cpc_figure(stage["history"]["cpc"])
+fig = stage_one.cpc_figure(stage["history"]["cpc"])
 save_figure(fig, FIG_DIR / "03_cpc_training.png")
 acc = stage["history"]["cpc"]["acc"]
 print(f"chance {1 / (cfg.cpc.batch_size * cfg.cpc.n_positions):.4f}; final accuracy k=1: {acc[-1][0]:.2f}, "
@@ -128,16 +125,16 @@ print(f"chance {1 / (cfg.cpc.batch_size * cfg.cpc.n_positions):.4f}; final accur
 # Intervals: 95% bootstrap over clips (1000 resamples).
 
 # %%
-report = distill.evaluate_all(profile, data, stage, emo_teacher, id_teacher=id_teacher, device=device,
-                              force_retrain=FORCE_RETRAIN)
-display(distill.metrics_table(report))
+report = stage_one.evaluate_stage_one(profile, data, stage, emo_teacher, id_teacher=id_teacher, device=device,
+                                      force_retrain=FORCE_RETRAIN)
+display(stage_one.metrics_table(report))
 
 # %%
-fig = distill.students_figure(report["histories"])
+fig = stage_one.students_figure(report["histories"])
 save_figure(fig, FIG_DIR / "03_students_training.png")
 
 # %%
-fig = distill.confusion_figure(report["confusion"])
+fig = stage_one.voice_emotion_confusion_figure(report["confusion"])
 save_figure(fig, FIG_DIR / "03_emotion_confusion.png")
 
 # %% [markdown]
@@ -146,19 +143,18 @@ save_figure(fig, FIG_DIR / "03_emotion_confusion.png")
 # coloured by the clip's emotion, on the test clips of the seen actors.
 
 # %%
-main = f"cpc_{report['w_pooling']}"
 clips = stage["clips"]
 ids = stage["inputs"]["clip_id"]
 nu = torch.stack([clips[c]["nu"] for c in ids])
 mu = torch.stack([clips[c]["mu"] for c in ids])
-fig = distill.embedding_figure(nu, mu, report["table"], split="test", seed=SEED)
+fig = stage_one.embedding_figure(nu, mu, report["table"], split="test", seed=SEED)
 save_figure(fig, FIG_DIR / "03_embeddings.png")
 
 # %% [markdown]
 # ## What this shows
 
 # %%
-display(Markdown(distill.narrative(report)))
+display(Markdown(stage_one.narrative(report)))
 
 # %% [markdown]
 # `results/<profile>/distillation.json` holds every number above with its interval, the direction of

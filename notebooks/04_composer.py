@@ -35,7 +35,7 @@
 # smoothing $\psi$ and Sobel $\nabla$ (Eq. 9); Eq. (10) sums them. RMSProp with the paper's rates:
 # $3\cdot10^{-4}$ (G), $3\cdot10^{-4}$ ($D_{ID}$), $10^{-4}$ ($D_{fr}$), $10^{-5}$ ($D_{sync}$).
 #
-# **Our reading where the paper is ambiguous** (DESIGN section 10):
+# **Our reading where the paper is ambiguous** ([docs/design.md §10](../docs/design.md)):
 # * LSGAN labels: D real 1, fake 0; G wants fake 1. $D_{sync}$: synced pair 1, shifted pair 0,
 #   generated pair 0 (for D) and 1 (for G). The "naturalness discriminator" rate $10^{-5}$ is $D_{sync}$'s.
 # * Eq. (8)'s index set is the *lower* half, its text says "from the nose up ... the upper half". We
@@ -78,16 +78,14 @@ INTERACTIVE = True
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
 from IPython.display import display
 
-from s2v_lib import composer_stage as cs
+from s2v_lib import composer as cs
+from s2v_lib import stage_one
 from s2v_lib import teachers
 from s2v_lib.config import get_profile
 from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
-from s2v_lib.features import speech_features
 from s2v_lib.figures import save_figure
 from s2v_lib.generate import generate
 from s2v_lib.paths import figures_dir, results_dir
@@ -106,8 +104,9 @@ print(f"profile {profile.name} ({profile.frame_size}px) on {device}; "
 
 # %%
 data = get_prepared(profile, DATASET, DATA_ROOT, seed=SEED)
-features = speech_features(profile, data, device)
 id_teacher = teachers.load_identity_teacher(profile, device=device)
+emo_teacher = teachers.load_emotion_teacher(profile, device=device)
+features = stage_one.speech_stage(profile, data, id_teacher, emo_teacher, device, progress=False)["clips"]
 test_ids = list(data.clips("test").sort_values("clip_id")["clip_id"])
 print(data.manifest["split"].value_counts().to_dict())
 
@@ -141,21 +140,7 @@ display(cs.config_table(models["speech2video"]).set_index("key").T)
 # dotted line marks the end of the warm-up.
 
 # %%
-curves = pd.concat([m.history.assign(model=name) for name, m in models.items()], ignore_index=True)
-panels = [("l1_full", "full-frame L1 (all models)"), ("sim_l1", "speech2video: half-frame L1, Eq. 8"),
-          ("grad", "speech2video: gradient loss, Eq. 9"), ("mouth_l1", "SDFA: mouth-half L1"),
-          ("adv_fr", "generator: frame adversarial term"),
-          (["loss_D_id", "loss_D_fr", "loss_D_sync", "loss_D_seq"], "discriminator losses")]
-fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
-for ax, (cols, title) in zip(axes.flat, panels):
-    cols = [cols] if isinstance(cols, str) else cols
-    long = curves.melt(id_vars=["step", "model"], value_vars=[c for c in cols if c in curves], var_name="term")
-    long = long.dropna()
-    sns.lineplot(data=long, x="step", y="value", hue="model", style="term" if len(cols) > 1 else None, ax=ax)
-    ax.axvline(cs.WARMUP[profile.scale], color="grey", ls=":", lw=1)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
-fig.tight_layout()
+fig = cs.loss_curves_figure({name: m.history for name, m in models.items()}, cs.WARMUP[profile.scale])
 save_figure(fig, FIG_DIR / "composer_losses.png")
 plt.show()
 
@@ -189,17 +174,7 @@ for cid in show_ids:
              ("SDFA", generate(models["sdfa"], wav, still=frames[0])),
              ("S2F+SDFA", generate(models["s2f_sdfa"], wav)),
              ("SDFA(mismatch)", generate(models["sdfa"], wav, still=data.load(still_of[cid])[0][0]))]
-step = max(1, min(len(r[1]) for r in rows) // n_show)
-fig, axes = plt.subplots(len(rows), n_show, figsize=(n_show * 0.95, len(rows) * 1.0))
-for i, (label, video) in enumerate(rows):
-    for j in range(n_show):
-        ax = axes[i, j]
-        ax.imshow(video[min(j * step, len(video) - 1)])
-        ax.set_xticks([]), ax.set_yticks([])
-        if j == 0:
-            ax.set_ylabel(label, fontsize=6, rotation=0, ha="right", va="center")
-fig.suptitle(f"every {step}th frame; rows per clip: real, speech2video, SDFA, S2F+SDFA, SDFA(mismatch)", fontsize=8)
-fig.tight_layout(pad=0.2)
+fig = cs.samples_figure(rows, n_show)
 save_figure(fig, FIG_DIR / "composer_samples.png")
 plt.show()
 

@@ -29,7 +29,7 @@
 # Beyond the paper we ask the teachers what the generated faces show: *whose* face is it
 # (identity top-1 among the seen actors) and *which* emotion (emotion accuracy).
 #
-# **Conventions** (DESIGN section 7; repeated in the table caption). SSIM: scikit-image, RGB uint8,
+# **Conventions** (`docs/design.md` §7; repeated in the table caption). SSIM: scikit-image, RGB uint8,
 # `data_range=255`, `channel_axis=-1`, mean over frames then clips. PSNR: both the mean of per-frame
 # PSNR and SDFA's per-video `-10 log10(mean MSE / 255^2)`. Confidence and LSE-D: exactly as
 # `syncnet_python` computes them (offsets -15..+15 frames, mean distance per offset, confidence =
@@ -52,21 +52,26 @@ INTERACTIVE = True
 # %%
 from IPython.display import Markdown, display
 
-from s2v_lib import evaluation as E
-from s2v_lib import plots
 from s2v_lib.config import get_profile
 from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
-from s2v_lib.features import speech_features
+from s2v_lib.evaluation.claims import write_claims
+from s2v_lib.evaluation.context import build_context
+from s2v_lib.evaluation.examples import figure3_examples, pick_utterances
+from s2v_lib.evaluation.figures import figure3, sync_curves_plot, sync_training_plot, table1_plot
+from s2v_lib.evaluation.methods import eval_seeds, generators, load_models, mismatch_table
+from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
+from s2v_lib.evaluation.table1 import METHODS, dataset_label, table1, write_table1
 from s2v_lib.figures import save_figure, save_png_pdf
 from s2v_lib.paths import figures_dir, results_dir
 from s2v_lib.seed import seed_everything
+from s2v_lib.stage_one.features import speech_stage
 
 profile = get_profile(PROFILE)
 device = resolve_device(DEVICE)
 seed_everything(SEED)
-SEEDS = E.eval_seeds(profile, SEED)
-DATA_LABEL = E.dataset_label(DATASET)
+SEEDS = eval_seeds(profile, SEED)
+DATA_LABEL = dataset_label(DATASET)
 FIG_DIR, RES_DIR = figures_dir(profile.name), results_dir(profile.name)
 data = get_prepared(profile, DATASET, DATA_ROOT, seed=SEED)
 print(f"profile {profile.name} on {device}; data: {DATA_LABEL}; composer seeds {SEEDS}")
@@ -81,10 +86,10 @@ print(f"profile {profile.name} on {device}; data: {DATA_LABEL}; composer seeds {
 # clips, how often syncnet_python's scoring finds offset 0.
 
 # %%
-ctx = E.build_context(profile, data, device, seed=SEED, force_retrain=FORCE_RETRAIN)
-val = {k: round(v, 3) for k, v in ctx.sync.history.items() if k.startswith("val_")}
-print(f"sync expert: {len(ctx.sync.history['step'])} steps in {ctx.sync.history['seconds']:.0f} s; validation {val}")
-fig = plots.sync_training_plot(ctx.sync.history)
+ctx = build_context(profile, data, device, seed=SEED, force_retrain=FORCE_RETRAIN)
+val = {k: round(v, 3) for k, v in ctx.sync.summary.items()}
+print(f"sync expert: {len(ctx.sync.history)} steps in {ctx.sync.train_seconds:.0f} s; validation {val}")
+fig = sync_training_plot(ctx.sync.history)
 save_figure(fig, FIG_DIR / "sync_expert_training.png")
 
 # %% [markdown]
@@ -103,24 +108,24 @@ for shift in (0, 4, 25):
 
 # %% [markdown]
 # ## The four methods
-# The models come from notebook 04 (first seed); the further speech2video seeds are trained here
-# when missing (one composer run each). SDFA animates the test clip's own first frame;
-# SDFA(mismatch) the first frame of another test speaker of the same sex
-# (`results/<profile>/mismatch_pairs.csv`).
+# The models come from notebook 04 (first seed) and the speech features from stage one (notebook 03,
+# cached); the further speech2video seeds are trained here when missing (one composer run each).
+# SDFA animates the test clip's own first frame; SDFA(mismatch) the first frame of another test
+# speaker of the same sex (`results/<profile>/mismatch_pairs.csv`).
 
 # %%
-features = speech_features(profile, data, device)
-models = E.load_models(profile, data, features, device, SEEDS, force_retrain=FORCE_RETRAIN)
-gens = E.generators(models, data, features, E.mismatch_table(profile.name, data, SEED))
+features = speech_stage(profile, data, ctx.identity_teacher, ctx.emotion_teacher, device, progress=False)["clips"]
+models = load_models(profile, data, features, ctx.identity_teacher, device, SEEDS, force_retrain=FORCE_RETRAIN)
+gens = generators(models, data, features, mismatch_table(profile.name, data, SEED))
 print({m: (sorted(g) if isinstance(g, dict) else "1 model") for m, g in gens.items()})
 
 # %% [markdown]
 # ## Scoring every test clip
 
 # %%
-per_clip = E.evaluate_all(gens, ctx, test_ids)
-table = E.table1(per_clip)
-E.write_table1(table, per_clip, profile.name, DATA_LABEL, SEEDS)
+per_clip = score_methods(gens, ctx, test_ids)
+table = table1(per_clip)
+write_table1(table, per_clip, profile.name, DATA_LABEL, SEEDS)
 display(Markdown((RES_DIR / "table1.md").read_text()))
 
 # %% [markdown]
@@ -128,8 +133,8 @@ display(Markdown((RES_DIR / "table1.md").read_text()))
 # averaged over test clips: a sharp dip at offset 0 means the mouth moves with the speech.
 
 # %%
-save_figure(plots.table1_plot(table), FIG_DIR / "table1_bars.png")
-save_figure(plots.sync_curves_plot(E.mean_dist_curves(per_clip)), FIG_DIR / "sync_curves.png")
+save_figure(table1_plot(table), FIG_DIR / "table1_bars.png")
+save_figure(sync_curves_plot(mean_dist_curves(per_clip)), FIG_DIR / "sync_curves.png")
 
 # %% [markdown]
 # ## Figure 3
@@ -137,22 +142,22 @@ save_figure(plots.sync_curves_plot(E.mean_dist_curves(per_clip)), FIG_DIR / "syn
 # (as in the paper), frames evenly spaced in time.
 
 # %%
-fig3_ids = E.pick_utterances(data, 2, seed=SEED)
-fig = plots.figure3(E.figure3_examples(data, gens, fig3_ids))
+fig3_ids = pick_utterances(data, 2, seed=SEED)
+fig = figure3(figure3_examples(data, gens, fig3_ids))
 save_png_pdf(fig, FIG_DIR / "fig3")
 
 # %% [markdown]
 # ## The paper's claims, tested
-# One row per claim of DESIGN section 8 that this notebook can test: the measured difference (or
+# One row per claim of `docs/design.md` §8 that this notebook can test: the measured difference (or
 # value), its 95% paired-bootstrap interval and a verdict computed from them. Claim 4 (unseen
 # voices) is filled in by notebook 06.
 
 # %%
-claims = E.write_claims(profile.name, DATA_LABEL, per_clip)
+claims = write_claims(profile.name, DATA_LABEL, per_clip)
 display(Markdown((RES_DIR / "claims.md").read_text()))
 
 # %%
-assert table["method"].tolist() == list(E.METHODS)
+assert table["method"].tolist() == list(METHODS)
 assert table.set_index("method")["ssim"].drop("ground_truth").between(-1, 1).all()
 assert per_clip.groupby("method")["clip_id"].nunique().eq(len(test_ids)).all()
 gt_offsets = per_clip.loc[per_clip["method"] == "ground_truth", "offset"]

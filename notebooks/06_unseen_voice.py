@@ -46,20 +46,25 @@ INTERACTIVE = True
 # %%
 from IPython.display import Markdown, display
 
-from s2v_lib import evaluation as E
-from s2v_lib import plots
 from s2v_lib.config import get_profile
 from s2v_lib.device import resolve_device
 from s2v_lib.data.pipeline import get_prepared
-from s2v_lib.features import speech_features
+from s2v_lib.evaluation.claims import write_claims
+from s2v_lib.evaluation.context import build_context
+from s2v_lib.evaluation.examples import figure4_examples
+from s2v_lib.evaluation.figures import figure4, unseen_agreement_frame, unseen_agreement_plot
+from s2v_lib.evaluation.methods import generators, load_models
+from s2v_lib.evaluation.table1 import dataset_label
+from s2v_lib.evaluation.unseen import fit_demographic_probes, nearest_seen_table, unseen_voice_study, write_unseen
 from s2v_lib.figures import save_figure, save_png_pdf
 from s2v_lib.paths import figures_dir, results_dir
 from s2v_lib.seed import seed_everything
+from s2v_lib.stage_one.features import speech_stage
 
 profile = get_profile(PROFILE)
 device = resolve_device(DEVICE)
 seed_everything(SEED)
-DATA_LABEL = E.dataset_label(DATASET)
+DATA_LABEL = dataset_label(DATASET)
 FIG_DIR, RES_DIR = figures_dir(profile.name), results_dir(profile.name)
 data = get_prepared(profile, DATASET, DATA_ROOT, seed=SEED)
 unseen = data.clips("unseen")
@@ -70,10 +75,10 @@ print(f"profile {profile.name}; {unseen['actor'].nunique()} unseen actors, {len(
 # identity centroids (from their training clips).
 
 # %%
-ctx = E.build_context(profile, data, device, seed=SEED, with_sync=False)
-features = speech_features(profile, data, device)
-models = E.load_models(profile, data, features, device, [SEED])
-gens = E.generators(models, data, features, mismatch=None, ground_truth=False)
+ctx = build_context(profile, data, device, seed=SEED, with_sync=False)
+features = speech_stage(profile, data, ctx.identity_teacher, ctx.emotion_teacher, device, progress=False)["clips"]
+models = load_models(profile, data, features, ctx.identity_teacher, device, [SEED])
+gens = generators(models, data, features, mismatch=None, ground_truth=False)
 speech2video = gens["speech2video"][SEED]
 
 # %% [markdown]
@@ -82,7 +87,7 @@ speech2video = gens["speech2video"][SEED]
 # speech2video generates from that actor's voice.
 
 # %%
-fig = plots.figure4(E.figure4_examples(data, speech2video, n_actors=4))
+fig = figure4(figure4_examples(data, speech2video, n_actors=4))
 save_png_pdf(fig, FIG_DIR / "fig4")
 
 # %% [markdown]
@@ -91,17 +96,17 @@ save_png_pdf(fig, FIG_DIR / "fig4")
 # age group from the *real* faces of the unseen actors.
 
 # %%
-probes = E.fit_demographic_probes(ctx.identity_teacher, data, seed=SEED)
-study, summary = E.unseen_voice_study(ctx, {"speech2video": speech2video, "S2F+SDFA": gens["S2F+SDFA"]}, probes)
-E.write_unseen(profile.name, study, summary)
-display(plots.unseen_agreement_frame(summary).round(3))
+probes = fit_demographic_probes(ctx.identity_teacher, data, seed=SEED)
+study, summary = unseen_voice_study(ctx, {"speech2video": speech2video, "S2F+SDFA": gens["S2F+SDFA"]}, probes)
+write_unseen(profile.name, study, summary)
+display(unseen_agreement_frame(summary).round(3))
 
 # %% [markdown]
 # Agreement with the voice owner, with 95% intervals over actors; dashes mark what predictions
 # independent of the voice would reach (from the marginals of truth and prediction).
 
 # %%
-fig = plots.unseen_agreement_plot(summary)
+fig = unseen_agreement_plot(summary)
 save_figure(fig, FIG_DIR / "unseen_agreement.png")
 
 # %% [markdown]
@@ -110,7 +115,7 @@ save_figure(fig, FIG_DIR / "unseen_agreement.png")
 # faces, and how often the nearest seen actor shares the voice owner's sex and age group.
 
 # %%
-display(E.nearest_seen_table(study, "speech2video").round(2))
+display(nearest_seen_table(study, "speech2video").round(2))
 print(f"nearest seen actor has the voice owner's sex: speech2video "
       f"{summary['nn_sex_agreement_speech2video']['mean']:.2f}, real faces {summary['nn_sex_agreement_real']['mean']:.2f}")
 
@@ -118,7 +123,7 @@ print(f"nearest seen actor has the voice owner's sex: speech2video "
 # ## The claims table, now with claim 4
 
 # %%
-E.write_claims(profile.name, DATA_LABEL)
+write_claims(profile.name, DATA_LABEL)
 display(Markdown((RES_DIR / "claims.md").read_text()))
 
 # %%

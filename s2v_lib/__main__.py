@@ -1,4 +1,4 @@
-"""python -m s2v_lib {synth, prepare, reproduce, bench}: see README."""
+"""python -m s2v_lib {synth, prepare, reproduce, doctor, bench}: see README."""
 import argparse
 import sys
 
@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--dataset", default="synthetic")
     s.add_argument("--data-root", default="")
+    s.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available)")
+
+    s = sub.add_parser("doctor", help="prove the GPU (or CPU) route with named checks; JSON, exit 1 on a failure")
+    s.add_argument("--device", default="auto", help="cuda, cpu or auto")
+    s.add_argument("--profile", default=None, help="sizes to check at (default: smoke on cpu, gpu on cuda)")
+    s.add_argument("--only", default=None, help="comma-separated checks to run")
+    s.add_argument("--skip", default=None, help="comma-separated checks to leave out")
+    s.add_argument("--out", default=None, help="also write the JSON here (e.g. results/gpu/doctor.json)")
 
     s = sub.add_parser("bench", help="throughput figures as one JSON object")
     s.add_argument("--profile", default="smoke")
@@ -56,6 +64,9 @@ def main(argv=None) -> int:
         if args.command == "reproduce":
             from .reproduce import reproduce_cli
             return reproduce_cli(args)
+        if args.command == "doctor":
+            from .doctor import doctor_cli
+            return doctor_cli(args)
         if args.command == "bench":
             from .bench import bench_cli
             return bench_cli(args)

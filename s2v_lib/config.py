@@ -24,7 +24,7 @@ class Profile:
     frame_size: int                   # prepared face crops are frame_size x frame_size
     n_unseen: int                     # whole actors held out as unseen voices (balanced by sex)
     scale: str                        # training size for the stage configs: "smoke" | "cpu" | "gpu" | "paper"
-    budget_min: float                 # the whole chain 01-06, minutes (DESIGN section 4)
+    budget_min: float                 # the whole chain 01-06, minutes (docs/design.md §4)
     fps: int = 25                     # prepared video frame rate
     sample_rate: int = 16000          # prepared audio rate
     split_fractions: tuple[float, float, float] = (0.70, 0.15, 0.15)

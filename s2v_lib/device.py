@@ -28,7 +28,9 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def module_device(module) -> torch.device:
-    """Where a module (or a teacher wrapper with a .device or parameters) computes; CPU for stand-ins."""
+    """Where a module (or a bound method of one, or a teacher wrapper with a .device or parameters)
+    computes; CPU for stand-ins without parameters."""
+    module = getattr(module, "__self__", module)
     dev = getattr(module, "device", None)
     if dev is not None and not callable(dev):
         return torch.device(dev)

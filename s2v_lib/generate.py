@@ -13,19 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .device import module_device
 from .errors import UserError
 from .media import encode_mp4
 from .data.dataset import SAMPLES_PER_FRAME
-from .train.loop import audio_window_array
+from .train.windows import audio_window_array
 
 
 
 @dataclass
 class SpeechEncoder:
-    """Stage 1 at test time: wav -> c_t (25 fps), nu = S_id(w), mu = S_emo(w); w = c_T ("last") or the mean of c_t."""
+    """Stage 1 at test time: wav -> c_t (25 fps), nu = S_id(w), mu = S_emo(w); w = c_T ("last") or the
+    mean of c_t ("mean"), as the students were trained (the stage's w_pooling)."""
     cpc: torch.nn.Module
     students: torch.nn.Module
-    w_pooling: str = "last"
+    w_pooling: str
 
     @torch.no_grad()
     def encode(self, wav: np.ndarray, n_frames: int | None = None) -> dict:
@@ -33,37 +35,17 @@ class SpeechEncoder:
         n = n_frames if n_frames is not None else len(wav) // SAMPLES_PER_FRAME
         c100 = context(self.cpc, wav, n)                                 # (4T, D) at 100 Hz
         w = c100[-1] if self.w_pooling == "last" else c100.mean(0)
-        dev = next(self.students.parameters()).device
-        nu, mu = self.students.eval()(w[None].to(dev))
-        nu = torch.nn.functional.normalize(nu, dim=-1)                   # as distill.apply_students
+        nu, mu = self.students.eval()(w[None].to(module_device(self.students)))
+        nu = torch.nn.functional.normalize(nu, dim=-1)                   # as stage_one.apply_students
         return {"c": pool_to_frames(c100), "nu": nu[0], "mu": mu[0]}
 
 
-def speech_encoder(profile, data, device="cpu") -> SpeechEncoder:
-    """The trained CPC + students of stage 1 (notebook 03), loaded from their checkpoints."""
-    from . import features
-    if hasattr(features, "load_speech_encoder"):
-        cpc, students, pooling = features.load_speech_encoder(profile, data, device)
-        return SpeechEncoder(cpc, students, pooling)
-    # rebuild exactly as features.speech_stage does; each call below loads a finished checkpoint
-    from . import distill
-    from .config import as_profile
-    from .teachers import load_emotion_teacher
-    profile = as_profile(profile)
-    stage = features.speech_stage(profile, data, device, progress=False)
-    cfg = distill.DistillConfig.for_profile(profile)
-    if stage["meta"]["config"] != __import__("dataclasses").asdict(cfg):
-        raise UserError("the cached speech features were made with a non-default DistillConfig; "
-                        "pass a SpeechEncoder built from that config to generate()")
-    cpc, _ = distill.train_cpc(profile, data, device, cfg=cfg.cpc, progress=False)
-    inp = stage["inputs"]
-    w = inp[f"w_{cfg.w_pooling}"]
-    split = data.manifest.set_index("clip_id").loc[inp["clip_id"], "split"].to_numpy()
-    key = distill.tensor_key(w, inp["nu_teacher"], inp["mu_teacher"])
-    emo = load_emotion_teacher(profile, device=device)
-    students, _ = distill.train_students(profile, f"cpc_{cfg.w_pooling}", w, inp["nu_teacher"], inp["mu_teacher"],
-                                         split, emo.head, cfg.students, key, device, progress=False)
-    return SpeechEncoder(cpc.eval(), students.eval(), cfg.w_pooling)
+def speech_encoder(profile, data, device="cpu", stage: dict | None = None) -> SpeechEncoder:
+    """The trained CPC + students of stage one (notebook 03), from the stage cache's weights."""
+    from .artifacts import stage_one
+    from .stage_one.features import load_speech_encoder
+    stage = stage if stage is not None else stage_one(profile, data, device)
+    return SpeechEncoder(*load_speech_encoder(stage, device))
 
 
 def _as_wav(wav) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Losses of the composer and the baselines (paper eqs. 4-10; DESIGN section 10).
+"""Losses of the composer and the baselines (paper Eq. 4-10; docs/design.md §10).
 
 Images are float tensors (N, 3, H, W) in [0, 1]. All losses are means, so their scale does not
 depend on the frame size; the weights that turn eq. (10)'s sum into a balanced objective live in
@@ -7,8 +7,10 @@ each model's config.
 import torch
 import torch.nn.functional as F
 
+from .models.deterministic import replicate_pad
 
-# --- LSGAN (DESIGN 10.1: D real -> 1, fake -> 0; G wants fake -> 1) -------------------------------
+
+# --- LSGAN (docs/design.md §10.1: D real -> 1, fake -> 0; G wants fake -> 1) -------------------------------
 
 def lsgan_d(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
     """Eqs. (4)-(5) for the discriminator: 1/2 E[(D(real) - 1)^2] + 1/2 E[D(fake)^2]."""
@@ -21,7 +23,7 @@ def lsgan_g(fake_out: torch.Tensor) -> torch.Tensor:
 
 
 def lsgan_sync_d(synced: torch.Tensor, shifted: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
-    """Eq. (6) with DESIGN 10.1's labels: synced real pair 1, shifted real pair 0, (c, generated) 0."""
+    """Eq. (6) with the labels of docs/design.md §10.1: synced real pair 1, shifted real pair 0, (c, generated) 0."""
     return (((synced.float() - 1) ** 2).mean() + 0.5 * (shifted.float() ** 2).mean()
             + 0.5 * (generated.float() ** 2).mean())
 
@@ -76,10 +78,10 @@ def image_gradients(img: torch.Tensor, smooth_size: int = 5, sigma: float = 1.0)
     n, c, h, w = img.shape
     img = img.float()
     k = _gaussian_kernel(smooth_size, sigma).to(img.device)[None, None].expand(c, 1, -1, -1)
-    smooth = F.conv2d(F.pad(img, [smooth_size // 2] * 4, mode="replicate"), k, groups=c)
+    smooth = F.conv2d(replicate_pad(img, [smooth_size // 2] * 4), k, groups=c)
     sx = _SOBEL_X.to(img.device)
     sobel = torch.stack([sx, sx.t()])[:, None].repeat(c, 1, 1, 1)           # (2C, 1, 3, 3)
-    return F.conv2d(F.pad(smooth, [1] * 4, mode="replicate"), sobel, groups=c)
+    return F.conv2d(replicate_pad(smooth, [1] * 4), sobel, groups=c)
 
 
 def gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -87,14 +89,37 @@ def gradient_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return (image_gradients(fake) - image_gradients(real)).abs().mean()
 
 
-# --- voice -> face feature (Speech2Face; the same form as the paper's eqs. 2-3) ---------------------
+# --- the paper's equations, one function each (docs/equations.md) --------------------------------
+
+def identity_adversarial_d_eq4(d_teacher_maps: torch.Tensor, d_inflated: torch.Tensor) -> torch.Tensor:
+    """Eq. (4), D_ID's side: the teacher's maps of a still of the speaker are real, the inflated nu fake."""
+    return lsgan_d(d_teacher_maps, d_inflated)
+
+
+def frame_adversarial_d_eq5(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Eq. (5), D_fr's side: real frames against generated ones."""
+    return lsgan_d(d_real, d_fake)
+
+
+def sync_adversarial_d_eq6(synced: torch.Tensor, shifted: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+    """Eq. (6), D_sync's side: (c_t, phi_t) synced 1; shifted and (c_t, generated) 0."""
+    return lsgan_sync_d(synced, shifted, generated)
+
+
+def generator_adversarial_eq7(adv_id: torch.Tensor, adv_fr: torch.Tensor, adv_sync: torch.Tensor,
+                              w_id: float = 1.0) -> torch.Tensor:
+    """Eq. (7): the generator's adversarial term, summed over the three discriminators (each lsgan_g)."""
+    return w_id * adv_id + adv_fr + adv_sync
+
+
+def generator_objective_eq10(adversarial: torch.Tensor, sim: torch.Tensor, grad: torch.Tensor,
+                             w_adv: float, w_sim: float, w_grad: float) -> torch.Tensor:
+    """Eq. (10): adversarial (7) + similarity (8) + gradient (9); ours are means, hence the weights."""
+    return w_adv * adversarial + w_sim * sim + w_grad * grad
+
+
+# --- voice -> face feature (Speech2Face; the same form as Eq. 2-3) -------------------------------
 
 def normalized_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """||x/|x| - y/|y|||^2, mean over the batch."""
     return ((F.normalize(pred.float(), dim=-1) - F.normalize(target.float(), dim=-1)) ** 2).sum(-1).mean()
-
-
-def softmax_distill(pred: torch.Tensor, target: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Soft-target cross-entropy -sum softmax(target) log softmax(pred) (the usual direction)."""
-    p_t = F.softmax(target.float() / temperature, dim=-1)
-    return -(p_t * F.log_softmax(pred.float() / temperature, dim=-1)).sum(-1).mean()

@@ -1,4 +1,4 @@
-"""Frame metrics with exact conventions (DESIGN 7), and what the teachers say about generated faces.
+"""Frame metrics with exact conventions (docs/design.md §7), and what the teachers say about generated faces.
 
 SSIM  scikit-image `structural_similarity(gen, ref, data_range=255, channel_axis=-1)` on RGB uint8
       (7x7 uniform window, sample covariance, K1 0.01, K2 0.03, mean over channels), per frame; a clip's
@@ -10,8 +10,8 @@ PSNR  two conventions, both reported:
       only a copy of the ground truth reaches.
 Identity  the identity teacher's embedding of K evenly spaced frames, averaged (and re-normalised), against
       each seen actor's centroid (mean of L2-normalised embeddings of K frames per training clip);
-      cosine similarity; top-1 / top-5.
-Emotion   the emotion teacher's logits averaged over the same K frames (K = 5, DESIGN 10.5); argmax over
+      cosine similarity; rank 1 = the true actor is the nearest (top-1), rank <= 5 = top-5.
+Emotion   the emotion teacher's logits averaged over the same K frames (K = 5, docs/design.md §10.5); argmax over
       the teacher's classes against the clip's emotion label.
 """
 from dataclasses import dataclass
@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from skimage.metrics import structural_similarity
+
+from .device import module_device
+from .frames import frames_to_tensor
 
 K_FRAMES = 5          # frames per clip for the teachers (the paper's K, unspecified; ours 5)
 MSE_FLOOR = 1e-10
@@ -72,26 +75,14 @@ def frame_positions(n_frames: int, k: int = K_FRAMES) -> np.ndarray:
     return np.unique(np.linspace(0, n_frames - 1, min(k, n_frames)).round().astype(int))
 
 
-def to_teacher_input(frames_u8: np.ndarray, device="cpu") -> torch.Tensor:
-    """uint8 (N, S, S, 3) -> float (N, 3, S, S) in [0, 1] (the teachers' input)."""
-    return torch.from_numpy(np.ascontiguousarray(frames_u8)).to(device).permute(0, 3, 1, 2).float().div(255)
-
-
-def _device_of(module) -> torch.device:
-    try:
-        return next(module.parameters()).device
-    except (StopIteration, AttributeError):
-        return torch.device("cpu")
-
-
 @torch.no_grad()
 def clip_embeddings(identity_teacher, clips_frames: list, k: int = K_FRAMES, batch: int = 256) -> np.ndarray:
     """(n_clips, dim): mean of the L2-normalised embeddings of k frames per clip, re-normalised."""
     picked = [f[frame_positions(len(f), k)] for f in clips_frames]
     owner = np.repeat(np.arange(len(picked)), [len(p) for p in picked])
     x = np.concatenate(picked)
-    dev = _device_of(identity_teacher)
-    emb = torch.cat([identity_teacher.embed(to_teacher_input(x[i:i + batch], dev)).float().cpu()
+    dev = module_device(identity_teacher)
+    emb = torch.cat([identity_teacher.embed(frames_to_tensor(x[i:i + batch], dev)).float().cpu()
                      for i in range(0, len(x), batch)])
     emb = torch.nn.functional.normalize(emb, dim=1).numpy()
     out = np.stack([emb[owner == i].mean(0) for i in range(len(picked))])
@@ -104,8 +95,8 @@ def clip_emotion_logits(emotion_teacher, clips_frames: list, k: int = K_FRAMES, 
     picked = [f[frame_positions(len(f), k)] for f in clips_frames]
     owner = np.repeat(np.arange(len(picked)), [len(p) for p in picked])
     x = np.concatenate(picked)
-    dev = _device_of(emotion_teacher)
-    logits = torch.cat([emotion_teacher.logits(to_teacher_input(x[i:i + batch], dev)).float().cpu()
+    dev = module_device(emotion_teacher)
+    logits = torch.cat([emotion_teacher.logits(frames_to_tensor(x[i:i + batch], dev)).float().cpu()
                         for i in range(0, len(x), batch)]).numpy()
     return np.stack([logits[owner == i].mean(0) for i in range(len(picked))])
 
@@ -117,13 +108,14 @@ class ActorGallery:
     centroids: np.ndarray       # (A, dim)
 
     def ranks(self, emb: np.ndarray, true_actor: np.ndarray) -> np.ndarray:
-        """0-based rank of each clip's true actor among the gallery (A when it is not in the gallery)."""
+        """1-based rank of each clip's true actor among the gallery (1 = nearest; A + 1 when it is not in
+        the gallery): 1 + the number of actors strictly more similar than the true one."""
         sim = emb @ self.centroids.T
         col = {a: j for j, a in enumerate(self.actors)}
-        out = np.full(len(emb), len(self.actors))
+        out = np.full(len(emb), len(self.actors) + 1)
         for i, a in enumerate(true_actor):
             if a in col:
-                out[i] = int((sim[i] > sim[i, col[a]]).sum())
+                out[i] = 1 + int((sim[i] > sim[i, col[a]]).sum())
         return out
 
     def nearest(self, emb: np.ndarray) -> np.ndarray:

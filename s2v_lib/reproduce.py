@@ -117,7 +117,7 @@ def reproduce_cli(args) -> int:
         return 0
     out_dir = ensure_dir(results_dir(profile) / "notebooks", "results directory")
     parameters = {"PROFILE": profile, "SEED": args.seed, "DATASET": args.dataset, "DATA_ROOT": args.data_root,
-                  "DEVICE": resolve_device("auto"), "FORCE_RETRAIN": False, "INTERACTIVE": False}
+                  "DEVICE": resolve_device(getattr(args, "device", "auto")), "FORCE_RETRAIN": False, "INTERACTIVE": False}
     prov_path = results_dir(profile) / "provenance.json"
     previous = json.loads(prov_path.read_text()).get("durations_s", {}) if prov_path.exists() else {}
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals over clips (DESIGN section 7: every metric with a 95% interval).
+"""Bootstrap confidence intervals over clips (docs/design.md §7: every metric with a 95% interval).
 
     mean, lo, hi = bootstrap_ci(per_clip_values)                # percentile interval of the mean
     diff, lo, hi = paired_bootstrap(a, b)                       # mean(a - b) over the same clips

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from s2v_lib import composer_stage as cs
+from s2v_lib import composer as cs
+from s2v_lib.composer.clips import load_clips
+from s2v_lib.composer.configs import _steps, sdfa_config, speech2video_config, voice_config
+from s2v_lib.composer.s2f_voice import VoiceTask
+from s2v_lib.composer.sdfa_task import SDFATask
+from s2v_lib.composer.speech2video_task import Speech2VideoTask
+from s2v_lib.composer.training import teacher_channels
+from s2v_lib.config import get_profile
 from s2v_lib import losses
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.errors import UserError
@@ -16,7 +23,8 @@ from s2v_lib.models.identity_teacher import IdentityNet, IdentityNetConfig
 from s2v_lib.models.s2f import VoiceEncoder, VoiceEncoderConfig
 from s2v_lib.models.sdfa import RawAudioEncoder, SDFAConfig, SDFAGenerator
 from s2v_lib.train.checkpoint import Checkpoint
-from s2v_lib.train.loop import ClipBank, LoopConfig, StepContext, WindowSampler, audio_window_array, train
+from s2v_lib.train.loop import StepContext, train
+from s2v_lib.train.windows import ClipBank, LoopConfig, WindowSampler, audio_window_array
 
 from toy_av import make_toy_prepared
 
@@ -149,7 +157,7 @@ def _steps_on_one_batch(task, batch, n=4):
 
 
 def _bank(data, feats, **vectors):
-    clips, ids = cs._load_clips(data, "train", feats)
+    clips, ids = load_clips(data, "train", feats)
     for key, per_clip in vectors.items():
         for clip, cid in zip(clips, ids):
             clip[key] = per_clip[cid]
@@ -159,26 +167,26 @@ def _bank(data, feats, **vectors):
 def test_training_steps_reduce_reconstruction_losses(toy):
     data, feats, teacher = toy
     loop = LoopConfig(batch_clips=2, window=3)
-    smoke = cs.get_profile("smoke")
+    smoke = get_profile("smoke")
     torch.manual_seed(0)
-    s2v = cs.Speech2VideoTask(cs.speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
-                                                     cs._teacher_channels(teacher, 48, "cpu"), ch=16, warmup=0), teacher)
+    s2v = Speech2VideoTask(speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
+                                                     teacher_channels(teacher, 48, "cpu"), ch=16, warmup=0), teacher)
     batch = WindowSampler(_bank(data, feats), loop).sample(0)
     logs = _steps_on_one_batch(s2v, batch)
     assert logs[-1]["sim_l1"] < logs[0]["sim_l1"]
     assert all(np.isfinite(v) for v in logs[-1].values())
 
-    sdfa = cs.SDFATask(cs.sdfa_config(smoke, ch=16, warmup=0))
+    sdfa = SDFATask(sdfa_config(smoke, ch=16, warmup=0))
     logs = _steps_on_one_batch(sdfa, WindowSampler(_bank(data, None), loop).sample(0))
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
 
     vec = {cid: np.random.default_rng(0).standard_normal(NU_DIM).astype(np.float32) for cid in data.manifest.clip_id}
-    s2f = cs.SDFATask(cs.sdfa_config(smoke, id_from_vector=NU_DIM, ch=16, warmup=0))
+    s2f = SDFATask(sdfa_config(smoke, id_from_vector=NU_DIM, ch=16, warmup=0))
     batch = WindowSampler(_bank(data, None, face_vec=vec), loop, vector_keys=("face_vec",)).sample(0)
     logs = _steps_on_one_batch(s2f, batch)
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
 
-    voice = cs.VoiceTask(cs.voice_config(smoke, NU_DIM))
+    voice = VoiceTask(voice_config(smoke, NU_DIM))
     vloop = LoopConfig(batch_clips=4, window=1, voice_crop_s=1.0)
     batch = WindowSampler(_bank(data, None, nu_target=vec), vloop, vector_keys=("nu_target",)).sample(0)
     logs = _steps_on_one_batch(voice, batch)
@@ -198,10 +206,10 @@ def test_sampler_is_a_function_of_the_step(toy):
 
 def _s2v_task(teacher, steps):
     torch.manual_seed(0)
-    cfg = cs.speech2video_config(cs.get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=steps)
+    cfg = speech2video_config(get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=steps)
     cfg.loop.batch_clips, cfg.loop.window, cfg.loop.ckpt_every, cfg.loop.log_every = 2, 2, 2, 1
     cfg.model.ch = cfg.model.id_ch = cfg.d_ch = 16
-    return cs.Speech2VideoTask(cfg, teacher), cfg
+    return Speech2VideoTask(cfg, teacher), cfg
 
 
 def test_checkpoint_resume_after_a_kill_matches_an_uninterrupted_run(toy, tmp_path):
@@ -223,7 +231,7 @@ def test_checkpoint_resume_after_a_kill_matches_an_uninterrupted_run(toy, tmp_pa
     ckpt = Checkpoint(tmp_path / "b", cfg)
     with pytest.raises(KeyboardInterrupt):
         train(task, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
-    assert ckpt.load()["step"] == 2 and not ckpt.load()["done"]
+    assert ckpt.load()["unit"] == 2 and not ckpt.load()["done"]
 
     task, cfg = _s2v_task(teacher, steps=4)                   # a fresh process resumes from step 2
     hist = train(task, WindowSampler(bank, cfg.loop), cfg.loop, ckpt, progress=False)
@@ -242,11 +250,11 @@ def test_checkpoint_resume_after_a_kill_matches_an_uninterrupted_run(toy, tmp_pa
 def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path):
     data, feats, teacher = toy
     torch.manual_seed(0)
-    cfg = cs.speech2video_config(cs.get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=2, warmup=2)
+    cfg = speech2video_config(get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=2, warmup=2)
     cfg.loop.batch_clips, cfg.loop.window, cfg.loop.ckpt_every, cfg.loop.log_every = 2, 2, 2, 1
     cfg.model.ch = cfg.model.id_ch = cfg.d_ch = 16
     assert cfg.loop.steps == 4 and cfg.warmup_steps == 2
-    task = cs.Speech2VideoTask(cfg, teacher)
+    task = Speech2VideoTask(cfg, teacher)
     d_before = {k: v.clone() for k, v in task.nets["D_fr"].state_dict().items()}
     g_before = {k: v.clone() for k, v in task.nets["G"].state_dict().items()}
     sampler = WindowSampler(_bank(data, feats), cfg.loop)
@@ -263,22 +271,24 @@ def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path
     task.train_step(sampler.sample(2), StepContext("cpu", False, 0).at(2))
     assert any(not torch.equal(v, d_before[k]) for k, v in task.nets["D_fr"].state_dict().items())
     # SDFA's warm-up too: the generator moves, its discriminators do not
-    sdfa = cs.SDFATask(cs.sdfa_config(cs.get_profile("smoke"), ch=16, steps=1, warmup=1))
+    sdfa = SDFATask(sdfa_config(get_profile("smoke"), ch=16, steps=1, warmup=1))
     sdfa_d = {k: v.clone() for k, v in sdfa.nets["D_fr"].state_dict().items()}
     logs = sdfa.train_step(WindowSampler(_bank(data, None), cfg.loop).sample(0), StepContext("cpu", False, 0).at(0))
     assert logs["warmup"] == 1.0 and np.isfinite(logs["l1_full"])
     assert all(torch.equal(v, sdfa_d[k]) for k, v in sdfa.nets["D_fr"].state_dict().items())
     # the profile's default: WARMUP[scale] warm-up steps, none when the adversarial steps are given
-    assert cs._steps("cpu", None, None) == (cs.STEPS["cpu"] + cs.WARMUP["cpu"], cs.WARMUP["cpu"])
-    assert cs._steps("cpu", 7, None) == (7, 0) and cs.WARMUP["paper"] == 0
+    assert _steps("cpu", None, None) == (cs.STEPS["cpu"] + cs.WARMUP["cpu"], cs.WARMUP["cpu"])
+    assert _steps("cpu", 7, None) == (7, 0) and cs.WARMUP["paper"] == 0
 
 
 # --- stage functions, generation, MP4 ---------------------------------------------------------------
 
 def test_train_models_generate_and_write_mp4(toy, tmp_cache, tmp_path, monkeypatch):
     data, feats, teacher = toy
-    import s2v_lib.composer_stage as stage
-    monkeypatch.setattr(stage, "results_dir", lambda p: tmp_path / "results" / p)
+    import s2v_lib.composer.s2f_voice as voice_stage
+    import s2v_lib.composer.training as stage
+    for module in (stage, voice_stage):
+        monkeypatch.setattr(module, "results_dir", lambda p: tmp_path / "results" / p)
     monkeypatch.setattr(stage, "figures_dir", lambda p: tmp_path / "figures" / p)
     small = {"batch_clips": 2, "window": 3}
     models = {name: cs.train_model(name, "smoke", data=data, features=feats, teacher=teacher, device="cpu",
@@ -326,3 +336,41 @@ def test_mismatch_pairs_same_sex_other_speaker(toy, tmp_path):
     assert (pairs["sex"] == pairs["still_sex"]).all()
     assert pairs.equals(cs.mismatch_pairs(data, seed=0))      # fixed, seeded
     assert (tmp_path / "pairs.csv").exists()
+
+
+def test_every_task_trains_under_bf16_autocast_with_fp32_rnns(toy):
+    """What the gpu profile runs (bf16 autocast), on the CPU: losses finite, every trainable parameter group
+    gets a gradient, and the recurrent layers (SDFA's audio and noise GRUs, D_seq) stay in float32."""
+    from s2v_lib.models import fp32_rnn
+    data, feats, teacher = toy
+    loop, smoke = LoopConfig(batch_clips=2, window=3), get_profile("smoke")
+    gru = torch.nn.GRU(4, 4, batch_first=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = fp32_rnn(gru, torch.randn(1, 3, 4).bfloat16())
+    assert out.dtype == torch.float32
+    torch.manual_seed(0)
+    tasks = {"speech2video": (Speech2VideoTask(speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
+                                                                    teacher_channels(teacher, 48, "cpu"), ch=16,
+                                                                    warmup=0), teacher), _bank(data, feats), ("nu", "mu")),
+             "sdfa": (SDFATask(sdfa_config(smoke, ch=16, warmup=0)), _bank(data, None), ())}
+    ctx = StepContext("cpu", True, 0)
+    for name, (task, bank, keys) in tasks.items():
+        batch = WindowSampler(bank, loop, vector_keys=keys).sample(0)
+        logs = task.train_step(batch, ctx.at(0))
+        assert all(np.isfinite(v) for v in logs.values()), name
+        for net_name, net in task.nets.items():
+            grads = [p.grad for p in net.parameters() if p.requires_grad]
+            assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), (name, net_name)
+            assert any(g.abs().sum() > 0 for g in grads), (name, net_name)
+
+
+def test_deterministic_cuda_stand_ins_compute_the_usual_ops():
+    """The slice / index_select forms used on CUDA (deterministic backward) equal torch's ops."""
+    from s2v_lib.models.deterministic import adaptive_avg_pool_by_slices, replicate_pad_by_index
+    x = torch.randn(2, 3, 8, 11, requires_grad=True)
+    for size in (1, 3, (2, 5)):
+        torch.testing.assert_close(adaptive_avg_pool_by_slices(x, size), torch.nn.functional.adaptive_avg_pool2d(x, size))
+    torch.testing.assert_close(replicate_pad_by_index(x, (2, 1, 3, 2)),
+                               torch.nn.functional.pad(x, (2, 1, 3, 2), mode="replicate"))
+    replicate_pad_by_index(x, (1, 1, 1, 1)).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.sum() > x.numel()    # border pixels counted more than once

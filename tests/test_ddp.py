@@ -7,15 +7,17 @@ SGD makes the parity check test what DDP does (average the shards' gradients) to
 import os
 import socket
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from s2v_lib import composer_stage as cs
+from s2v_lib.composer.configs import speech2video_config
+from s2v_lib.composer.speech2video_task import Speech2VideoTask
+from s2v_lib.config import get_profile
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.train.checkpoint import Checkpoint
-from s2v_lib.train.loop import WindowSampler, train
+from s2v_lib.train.loop import train
+from s2v_lib.train.windows import WindowSampler
 
 from test_composer import C_DIM, MU_DIM, NU_DIM, StandInTeacher, _bank, stand_in_features
 from toy_av import make_toy_prepared
@@ -23,9 +25,9 @@ from toy_av import make_toy_prepared
 
 def _tiny(steps=2):
     torch.manual_seed(0)
-    cfg = cs.speech2video_config(cs.get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=steps, ch=16)
+    cfg = speech2video_config(get_profile("smoke"), C_DIM, NU_DIM, MU_DIM, (16, 8, 8), steps=steps, ch=16)
     cfg.loop.batch_clips, cfg.loop.window, cfg.loop.log_every = 4, 2, 1
-    task = cs.Speech2VideoTask(cfg, StandInTeacher())
+    task = Speech2VideoTask(cfg, StandInTeacher())
     task.optims = {k: torch.optim.SGD(net.parameters(), lr=0.05) for k, net in task.nets.items()}
     return task, cfg
 

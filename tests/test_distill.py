@@ -13,7 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from s2v_lib import audio as audio_features
-from s2v_lib import distill, features
+from s2v_lib import stage_one
+from s2v_lib.stage_one import cpc_training, features
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.models.cpc import (CPC, CPCConfig, frame_features, infonce_loss, pool_to_frames,
                                 utterance_feature)
@@ -57,7 +58,7 @@ def tiny_cpc_config(steps=6):
 
 
 def tiny_distill_config():
-    return distill.DistillConfig(cpc=tiny_cpc_config(), students=StudentConfig(hidden=16, epochs=3, batch_size=8))
+    return stage_one.DistillConfig(cpc=tiny_cpc_config(), students=StudentConfig(hidden=16, epochs=3, batch_size=8))
 
 
 @pytest.fixture
@@ -185,9 +186,25 @@ def test_bootstrap_ci():
     assert med == pytest.approx(np.median(x)) and lo <= med <= hi
     d, lo, hi, p = paired_bootstrap(x + 1.0, x)
     assert d == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0) and p == 0.0
-    y = x + np.random.default_rng(2).normal(0, 1, x.size)
+    y = x + np.random.default_rng(2).normal(0, 1, x.size)     # same mean: the interval must cover 0
     d, lo, hi, p = paired_bootstrap(x, y)
-    assert lo < 0 < hi or p < 0.05
+    assert lo < 0 < hi and p > 0.05
+    d, lo, hi, p = paired_bootstrap(x + 0.5, y)                # a real shift of 0.5 sd: detected
+    assert 0 < lo < 0.5 < hi and p < 0.01
+
+
+def test_eq1_emotion_target_is_the_mean_over_k_frames():
+    """Eq. (1): mu* = (1/K) sum_k T_emo(phi_{pi_k}), over K distinct frames chosen per clip (stable)."""
+    from s2v_lib.stage_one.targets import emotion_target_eq1, eq1_frames
+    emo = StandInEmotion()
+    frames = np.random.default_rng(0).integers(0, 255, (20, 24, 24, 3), dtype=np.uint8)
+    idx = eq1_frames(len(frames), 5, seed=0, clip_id="1001_DFA_HAP_XX")
+    assert len(set(idx.tolist())) == 5 and np.all(np.diff(idx) > 0)
+    assert np.array_equal(idx, eq1_frames(20, 5, 0, "1001_DFA_HAP_XX"))        # stable per clip
+    assert not np.array_equal(idx, eq1_frames(20, 5, 0, "1002_DFA_HAP_XX"))    # but not the same for every clip
+    per_frame = [emo.features(torch.from_numpy(frames[i:i + 1]).permute(0, 3, 1, 2).float() / 255)[0] for i in idx]
+    torch.testing.assert_close(emotion_target_eq1(emo, frames[idx]), torch.stack(per_frame).mean(0))
+    assert np.array_equal(eq1_frames(3, 5, 0, "x"), [0, 1, 2])                   # short clip: every frame
 
 
 def test_log_mel_and_mfcc_rates():
@@ -202,8 +219,8 @@ def test_log_mel_and_mfcc_rates():
 def test_speech_features_cache_reuse_and_report(tiny_data, tmp_cache, tmp_path, monkeypatch):
     cfg = tiny_distill_config()
     id_t, emo_t = StandInIdentity(), StandInEmotion()
-    kw = dict(cfg=cfg, id_teacher=id_t, emo_teacher=emo_t, progress=False)
-    stage = features.speech_stage("smoke", tiny_data, **kw)
+    kw = dict(cfg=cfg, progress=False)
+    stage = features.speech_stage("smoke", tiny_data, id_t, emo_t, **kw)
     feats = stage["clips"]
     assert set(feats) == set(tiny_data.manifest["clip_id"])              # every clip of every split
     f = feats["1001_DFA_HAP_XX"]
@@ -218,15 +235,27 @@ def test_speech_features_cache_reuse_and_report(tiny_data, tmp_cache, tmp_path, 
     def boom(*a, **k):
         raise AssertionError("retrained although the cache exists")
     with monkeypatch.context() as mp:
-        mp.setattr(distill, "train_cpc", boom)
-        again = features.speech_features("smoke", tiny_data, **kw)
+        mp.setattr(features, "train_cpc", boom)
+        again = features.speech_stage("smoke", tiny_data, id_t, emo_t, **kw)["clips"]
     assert torch.equal(again["1001_DFA_HAP_XX"]["nu"], f["nu"])
 
-    # CPC and students checkpoints are reused (done) when the cache is rebuilt with force=False elsewhere
-    assert (tmp_cache / "checkpoints" / "smoke" / "cpc").exists()
+    # the cache holds the trained weights: the encoder built from them gives the cached nu, mu
+    from s2v_lib.generate import speech_encoder
+    enc = speech_encoder("smoke", tiny_data, stage=stage)
+    frames, wav = tiny_data.load("1001_DFA_HAP_XX")
+    out = enc.encode(wav, len(frames))
+    torch.testing.assert_close(out["nu"], f["nu"], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out["mu"], f["mu"], atol=1e-5, rtol=1e-4)
+    # without the feature file, a rebuild reuses the finished CPC and student checkpoints (no training step)
+    for p in files:
+        p.unlink()
+    with monkeypatch.context() as mp:
+        mp.setattr(cpc_training, "infonce_loss", boom)
+        rebuilt = features.speech_stage("smoke", tiny_data, id_t, emo_t, **kw)["clips"]
+    assert torch.equal(rebuilt["1001_DFA_HAP_XX"]["nu"], f["nu"])
 
     out = tmp_path / "distillation.json"
-    report = distill.evaluate_all("smoke", tiny_data, stage, emo_t, write=True, out_path=out, progress=False)
+    report = stage_one.evaluate_stage_one("smoke", tiny_data, stage, emo_t, write=True, out_path=out, progress=False)
     js = json.loads(out.read_text())
     for key in ("identity_teacher_1nn", "emotion_teacher_acc", "identity_top1_seen", "identity_top5_seen",
                 "emotion_acc_seen", "emotion_acc_unseen", "sex_agreement_unseen", "identity_top1_seen_logmel",
@@ -236,14 +265,19 @@ def test_speech_features_cache_reuse_and_report(tiny_data, tmp_cache, tmp_path, 
     assert js["kd_direction"] == "standard"
     assert set(js["emotion_acc_seen_kd_as_written"]) == {"mean", "lo", "hi"}   # the other reading, beside it
     assert js["dims"]["nu"] == 16 and js["dims"]["mu"] == 8 and js["dims"]["c"] == 16
-    assert js["identity_top5_seen"]["mean"] == 1.0           # 3 seen actors: the true one is always in the top 5
+    # the JSON's numbers are the per-clip outcomes' means
+    test = report["scored"]["cpc_mean"].query("split == 'test'")
+    assert js["identity_top1_seen"]["mean"] == pytest.approx((test["id_rank"] == 1).mean())
+    assert js["emotion_acc_seen"]["mean"] == pytest.approx((test["emo_pred"] == test["emotion"]).mean())
+    assert js["chance"]["identity_top1"] == pytest.approx(1 / js["n_seen_actors"])
+    assert test["id_rank"].between(1, js["n_seen_actors"]).all()               # ranks are 1-based
     assert report["confusion"].to_numpy().sum() == (tiny_data.manifest["split"] == "test").sum()
 
 
 def test_checkpoint_resume_continues_training(tiny_data, tmp_cache):
     """A run stopped after 4 of 8 CPC steps resumes there and ends where an uninterrupted run ends."""
     cfg = tiny_cpc_config(steps=8)
-    full, _ = distill.train_cpc("smoke", tiny_data, cfg=cfg, progress=False, save_every=4, force_retrain=True)
+    full, _ = cpc_training.train_cpc("smoke", tiny_data, cfg=cfg, progress=False, save_every=4, force_retrain=True)
     half_cfg = tiny_cpc_config(steps=8)
     # simulate a kill: train the first 4 steps, keep that checkpoint as "not done"
     import s2v_lib.train.checkpoint as ck
@@ -252,16 +286,16 @@ def test_checkpoint_resume_continues_training(tiny_data, tmp_cache):
 
     def save_then_stop(self, state, done=False):
         real_save(self, state, done)
-        saved.append(state["step"])
-        if state["step"] == 4:
+        saved.append(state["unit"])
+        if state["unit"] == 4:
             raise KeyboardInterrupt
     ck.Checkpoint.save = save_then_stop
     try:
         with pytest.raises(KeyboardInterrupt):
-            distill.train_cpc("smoke", tiny_data, cfg=half_cfg, progress=False, save_every=4, force_retrain=True)
+            cpc_training.train_cpc("smoke", tiny_data, cfg=half_cfg, progress=False, save_every=4, force_retrain=True)
     finally:
         ck.Checkpoint.save = real_save
-    resumed, hist = distill.train_cpc("smoke", tiny_data, cfg=half_cfg, progress=False, save_every=4)
+    resumed, hist = cpc_training.train_cpc("smoke", tiny_data, cfg=half_cfg, progress=False, save_every=4)
     assert hist["step"] == list(range(8))
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-5), k

@@ -9,11 +9,17 @@ import torch
 from scipy.ndimage import uniform_filter
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from s2v_lib import evaluation as E
 from s2v_lib import metrics as M
 from s2v_lib.data.dataset import PreparedData
+from s2v_lib.evaluation import claims as C
+from s2v_lib.evaluation import examples as X
+from s2v_lib.evaluation import table1 as T
+from s2v_lib.evaluation import unseen as U
+from s2v_lib.bench.evaluation import bench_eval
+from s2v_lib.evaluation.context import EvalContext
+from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
+from s2v_lib.evaluation.sync_expert import SyncExpert
 from s2v_lib.models.syncnet import SyncNet, SyncNetConfig
-from s2v_lib.sync import SyncExpert
 from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared
 
 
@@ -47,8 +53,8 @@ def test_frame_positions_and_gallery_ranks():
     assert M.frame_positions(3, 5).tolist() == [0, 1, 2]
     g = M.ActorGallery(np.array([7, 8, 9]), np.eye(3))
     emb = np.array([[1.0, 0, 0], [0.1, 0.2, 0.9]])
-    assert g.ranks(emb, np.array([7, 8])).tolist() == [0, 1]
-    assert g.ranks(emb, np.array([5, 9])).tolist() == [3, 0]     # an actor missing from the gallery: rank A
+    assert g.ranks(emb, np.array([7, 8])).tolist() == [1, 2]     # 1-based: rank 1 = the nearest actor
+    assert g.ranks(emb, np.array([5, 9])).tolist() == [4, 1]     # an actor missing from the gallery: rank A + 1
     assert g.nearest(emb).tolist() == [7, 9]
 
 
@@ -58,7 +64,7 @@ def toy(tmp_path_factory):
     data = PreparedData(root)
     id_t, emo_t = ToyIdentityTeacher(), ToyEmotionTeacher()
     torch.manual_seed(0)
-    ctx = E.EvalContext(data, SyncExpert(SyncNet(SyncNetConfig(width=4))), id_t, emo_t,
+    ctx = EvalContext(data, SyncExpert(SyncNet(SyncNetConfig(width=4))), id_t, emo_t,
                         M.actor_gallery(id_t, data, "train"))
     return data, ctx
 
@@ -92,15 +98,15 @@ def per_clip(toy):
     n = torch.get_num_threads()
     torch.set_num_threads(1)          # tiny sync-net convs: one thread is faster, and immune to a busy machine
     try:
-        return E.evaluate_all(stand_in_methods(data), ctx, data.clips("test")["clip_id"], progress=False)
+        return score_methods(stand_in_methods(data), ctx, data.clips("test")["clip_id"], progress=False)
     finally:
         torch.set_num_threads(n)
 
 
 def test_table1_rows_columns_and_orderings(per_clip):
-    t = E.table1(per_clip, n_boot=200)
-    assert t["method"].tolist() == list(E.METHODS)
-    for m in E.METRICS:
+    t = T.table1(per_clip, n_boot=200)
+    assert t["method"].tolist() == list(T.METHODS)
+    for m in T.METRICS:
         assert {m, f"{m}_lo", f"{m}_hi"} <= set(t.columns)
     r = t.set_index("method")
     gt = r.loc["ground_truth"]
@@ -114,59 +120,64 @@ def test_table1_rows_columns_and_orderings(per_clip):
     for m in ("ssim", "psnr_frame", "confidence"):
         ok = r[m].notna()
         assert (r.loc[ok, f"{m}_lo"] <= r.loc[ok, m]).all() and (r.loc[ok, m] <= r.loc[ok, f"{m}_hi"]).all()
-    curves = E.mean_dist_curves(per_clip)
+    # 1-based ranks: top-1 is "the nearest seen actor is the true one", top-5 includes it
+    sdfa = per_clip[per_clip["method"] == "SDFA"]
+    assert (sdfa["identity_top1"] == (sdfa["identity_pred"] == sdfa["actor"])).all()
+    assert (per_clip["identity_top5"] >= per_clip["identity_top1"]).all()
+    curves = mean_dist_curves(per_clip)
     assert set(curves["offset"]) == set(range(-15, 16)) and curves["method"].nunique() == 5
 
 
 def test_claims_verdicts_come_from_the_numbers(per_clip):
-    claims = E.claims_table(per_clip, None, "toy")
+    claims = C.claims_table(per_clip, None, "toy")
     by = claims.set_index("statement")
     assert by.loc["SDFA > speech2video on SSIM", "verdict"] == "holds"
     assert by.loc["speech2video > S2F+SDFA on SSIM", "verdict"] == "holds"
     assert by.loc["unseen voices: sex preserved (agreement above chance)", "verdict"] == "inconclusive"
     # swap two methods: the same claim must now fail
     swapped = per_clip.replace({"method": {"SDFA": "S2F+SDFA", "S2F+SDFA": "SDFA"}})
-    by2 = E.claims_table(swapped, None, "toy").set_index("statement")
+    by2 = C.claims_table(swapped, None, "toy").set_index("statement")
     assert by2.loc["SDFA > speech2video on SSIM", "verdict"] == "does not hold"
     unseen = {"sex_agreement_speech2video": {"mean": 0.9, "lo": 0.8, "hi": 1.0},
               "sex_chance_speech2video": {"mean": 0.5, "lo": 0.5, "hi": 0.5},
               "n_clips": {"mean": 12.0, "lo": 12.0, "hi": 12.0}}
-    c4 = E.check_claim(E.paper_claims()[-3], per_clip, unseen)
+    c4 = C.check_claim(C.paper_claims()[-3], per_clip, unseen)
     assert c4["verdict"] == "holds" and c4["n"] == 12
 
 
 def test_equivalence_and_chance_rules():
-    assert E._verdict_equivalent(-0.01, 0.01, 0.02) == "holds"
-    assert E._verdict_equivalent(0.03, 0.05, 0.02) == "does not hold"
-    assert E._verdict_equivalent(-0.01, 0.05, 0.02) == "inconclusive"
-    assert E._verdict_greater(0.1, 0.2) == "holds" and E._verdict_greater(-0.2, -0.1) == "does not hold"
-    assert E.chance_level(["a", "a", "b", "c"]) == 0.5
-    assert E.independence_chance(["M", "M", "F", "F"], ["M", "M", "M", "M"]) == pytest.approx(0.5)
-    m, lo, hi = E.cluster_bootstrap_ci([1, 1, 1, 0, 0, 0], [1, 1, 1, 2, 2, 2], n=200)
+    assert C._verdict_equivalent(-0.01, 0.01, 0.02) == "holds"
+    assert C._verdict_equivalent(0.03, 0.05, 0.02) == "does not hold"
+    assert C._verdict_equivalent(-0.01, 0.05, 0.02) == "inconclusive"
+    assert C._verdict_greater(0.1, 0.2) == "holds" and C._verdict_greater(-0.2, -0.1) == "does not hold"
+    assert C.majority_chance(["a", "a", "b", "c"]) == 0.5
+    assert U.independence_chance(["M", "M", "F", "F"], ["M", "M", "M", "M"]) == pytest.approx(0.5)
+    m, lo, hi = U.cluster_bootstrap_ci([1, 1, 1, 0, 0, 0], [1, 1, 1, 2, 2, 2], n=200)
     assert m == 0.5 and lo == 0.0 and hi == 1.0        # two actors: the interval is honest about it
 
 
 def test_written_results(per_clip, tmp_path, monkeypatch):
-    monkeypatch.setattr(E, "results_dir", lambda p: tmp_path / p)
-    t = E.table1(per_clip, n_boot=100)
-    paths = E.write_table1(t, per_clip, "smoke", E.dataset_label("synthetic"), [0, 1])
+    for module in (T, C):
+        monkeypatch.setattr(module, "results_dir", lambda p: tmp_path / p)
+    t = T.table1(per_clip, n_boot=100)
+    paths = T.write_table1(t, per_clip, "smoke", T.dataset_label("synthetic"), [0, 1])
     csv = pd.read_csv(paths["table1.csv"])
     assert csv["method"].tolist() == ["speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "ground_truth"]
     md = paths["table1.md"].read_text()
     assert "CREMA-D twin (synthetic; not the paper's data)" in md and "profile `smoke`" in md
     assert "SSIM CREMA-D" in md and "0.7050" in md and "data_range=255" in md   # the paper's numbers, labelled
-    claims = E.write_claims("smoke", "toy", unseen=None)                        # reads per_clip_metrics.csv back
-    assert len(claims) == len(E.paper_claims())
+    claims = C.write_claims("smoke", "toy", unseen=None)                        # reads per_clip_metrics.csv back
+    assert len(claims) == len(C.paper_claims())
     text = (tmp_path / "smoke" / "claims.md").read_text()
     assert text.count("| 1 |") == 12 and "**holds**" in text
 
 
 def test_unseen_voice_study_summary(toy, tmp_path, monkeypatch):
     data, ctx = toy
-    probes = E.fit_demographic_probes(ctx.identity_teacher, data)
+    probes = U.fit_demographic_probes(ctx.identity_teacher, data)
     assert set(probes["age_group"].classes_) == set(data.clips("train")["age_group"])
     gens = {"speech2video": lambda c: data.load(c)[0], "S2F+SDFA": lambda c: data.load(c)[0][::-1].copy()}
-    per_clip, summary = E.unseen_voice_study(ctx, gens, probes, progress=False)
+    per_clip, summary = U.unseen_voice_study(ctx, gens, probes, progress=False)
     assert set(per_clip["method"]) == {"real", "speech2video", "S2F+SDFA"}
     for key in ("sex_agreement_speech2video", "age_group_agreement_speech2video", "sex_agreement_s2f_sdfa",
                 "age_group_agreement_s2f_sdfa", "sex_agreement_real", "sex_chance_speech2video"):
@@ -174,31 +185,43 @@ def test_unseen_voice_study_summary(toy, tmp_path, monkeypatch):
         assert set(v) == {"mean", "lo", "hi"} and 0 <= v["lo"] <= v["mean"] <= v["hi"] <= 1
     # the generated face here is the real one: agreement must equal the real faces'
     assert summary["sex_agreement_speech2video"] == summary["sex_agreement_real"]
-    monkeypatch.setattr(E, "results_dir", lambda p: tmp_path / p)
-    E.write_unseen("smoke", per_clip, summary)
+    monkeypatch.setattr(U, "results_dir", lambda p: tmp_path / p)
+    U.write_unseen("smoke", per_clip, summary)
     assert json.loads((tmp_path / "smoke" / "unseen_voice.json").read_text())["n_clips"]["mean"] == 8
 
 
 def test_bench_eval_reports_both_rates():
-    out = E.bench_eval("smoke", n_clips=2, n_frames=12)
+    out = bench_eval("smoke", n_clips=2, n_frames=12)
     assert out["sync_clips_per_s"] > 0 and out["metrics_clips_per_s"] > 0 and out["eval_frame_size"] == 48
 
 
 def test_figures_have_the_papers_layout_and_reproducible_bytes(toy, tmp_path):
     import matplotlib
     matplotlib.use("Agg")
-    from s2v_lib import plots
+    from s2v_lib.evaluation import figures as plots
     from s2v_lib.figures import save_png_pdf
     data, _ = toy
     gens = stand_in_methods(data)
-    ids = E.pick_utterances(data, 2)
+    ids = X.pick_utterances(data, 2)
     assert len({data.manifest.set_index("clip_id").at[c, "actor"] for c in ids}) == 2
-    ex = E.figure3_examples(data, gens, ids)
+    ex = X.figure3_examples(data, gens, ids)
     assert list(ex[0]["rows"]) == ["Ground truth", "SDFA", "S2F+SDFA", "speech2video"]
     fig = plots.figure3(ex, n_cols=4)
     assert sum(len(sf.axes) for sf in fig.subfigs) == 2 * 4 * 4
     a = save_png_pdf(fig, tmp_path / "a" / "fig3")
     b = save_png_pdf(plots.figure3(ex, n_cols=4), tmp_path / "b" / "fig3")
     assert [p.name for p in a] == ["fig3.png", "fig3.pdf"] and a[0].read_bytes() == b[0].read_bytes()
-    fig4 = plots.figure4(E.figure4_examples(data, gens["SDFA"]))
+    fig4 = plots.figure4(X.figure4_examples(data, gens["SDFA"]))
     assert sum(len(sf.axes) for sf in fig4.subfigs) == 2 * 6        # one unseen actor: real + generated rows
+
+
+def test_device_ssim_and_psnr_match_scikit_image_per_frame():
+    """The device implementation keeps the tables' convention (scikit-image, RGB, data_range 255, 7x7 uniform)."""
+    from s2v_lib.evaluation.device_quality import psnr_frames_device, ssim_frames_device
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    noise = rng.integers(-40, 41, ref.shape)
+    gen = np.clip(ref.astype(int) + noise * np.arange(6)[:, None, None, None] // 3, 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(ssim_frames_device(gen, ref).numpy(), M.ssim_frames(gen, ref), atol=1e-4)
+    np.testing.assert_allclose(psnr_frames_device(gen, ref).numpy(), M.psnr_frames(gen, ref), atol=1e-6)
+    assert ssim_frames_device(ref, ref).numpy() == pytest.approx(1.0)

@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from s2v_lib import reproduce
+from s2v_lib.paths import REPO_ROOT
 from s2v_lib.errors import UserError
 
 
@@ -63,7 +64,10 @@ def test_provenance_helpers():
     v = reproduce.package_versions()
     assert v["torch"].startswith("2.9.1") and v["python"].startswith("3.11")
     assert reproduce.device_info()["cores"] >= 1
-    json.dumps(reproduce.git_commit())
+    commit = reproduce.git_commit()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    assert commit["commit"] == head and len(head) == 40 and isinstance(commit["dirty"], bool)
+    json.dumps(commit)                                     # provenance.json must be able to hold it
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -1,6 +1,6 @@
 """The smoke chain: every notebook runs headless under papermill, then nbval re-runs the executed copies.
 
-This is the end-to-end test CI relies on (DESIGN section 4: the smoke chain within ~5 minutes).
+This is the end-to-end test CI relies on (docs/design.md §4: the smoke chain within ~5 minutes).
 It uses the default cache (.cache/ or $S2V_CACHE), so a second local run reuses data and checkpoints.
 """
 import json

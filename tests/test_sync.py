@@ -4,13 +4,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from s2v_lib.config import get_profile
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.models.syncnet import SyncNet, SyncNetConfig, lower_face
-from s2v_lib.sync import (SyncExpert, calc_pdist, clip_inputs, n_windows, score_from_features, sync_config,
-                          train_sync_expert)
+from s2v_lib.evaluation import sync_expert as S
+from s2v_lib.evaluation.sync_expert import (SyncExpert, calc_pdist, n_windows, score_from_features, sync_config,
+                                            sync_inputs, train_sync_expert)
 from toy_av import make_toy_prepared
 
 
@@ -68,9 +68,9 @@ def test_windows_see_exactly_their_frames_and_steps():
     assert torch.nonzero(da > 1e-6).flatten().tolist() == [8, 9, 10, 11, 12]
 
 
-def test_clip_inputs_cut_to_common_length():
+def test_sync_inputs_cut_to_common_length():
     frames = np.zeros((20, 48, 48, 3), np.uint8)
-    lips, mfcc = clip_inputs(frames, np.zeros(18 * 640 + 100, np.float32))
+    lips, mfcc = sync_inputs(frames, np.zeros(18 * 640 + 100, np.float32))
     assert lips.shape == (18, 32, 64) and mfcc.shape == (13, 72)
     assert n_windows(18) == 13
     assert lower_face(torch.zeros(2, 64, 64, 3, dtype=torch.uint8)).shape == (2, 32, 64)
@@ -84,12 +84,17 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def test_trained_expert_finds_shifts_and_resumes(tmp_path, tmp_cache, one_thread):
+def test_trained_expert_finds_shifts_and_resumes(tmp_path, tmp_cache, one_thread, monkeypatch):
     data = PreparedData(make_toy_prepared(tmp_path / "toy", n_actors=3, clips_per_actor=8))
     profile = get_profile("smoke")
     cfg = dataclasses.replace(sync_config(profile, data), steps=40, clips_per_step=8, ckpt_every=20)
     expert = train_sync_expert(profile, data, cfg=cfg, progress=False)
-    assert expert.history["val_offset0"] >= 0.5 and expert.history["val_clips"] == 3
+    assert expert.summary["val_offset0"] >= 0.5 and expert.summary["val_clips"] == 3
+    assert [r["step"] for r in expert.history] == list(range(40)) and expert.train_seconds > 0
+    import matplotlib
+    matplotlib.use("Agg")
+    from s2v_lib.evaluation.figures import sync_training_plot
+    assert len(sync_training_plot(expert.history).axes) == 2
 
     hits, confs = 0, []
     test_ids = data.clips("test")["clip_id"]
@@ -108,7 +113,29 @@ def test_trained_expert_finds_shifts_and_resumes(tmp_path, tmp_cache, one_thread
     again = train_sync_expert(profile, data, cfg=cfg, progress=False)
     for p, q in zip(expert.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(p, q)
-    assert again.history["loss"] == expert.history["loss"]
+    assert [r["loss"] for r in again.history] == [r["loss"] for r in expert.history]
+    assert again.summary == expert.summary
+
+    # killed after the checkpoint at step 20 and resumed: the same draws, the same weights as uninterrupted
+    monkeypatch.setenv("S2V_CACHE", str(tmp_path / "cache-killed"))
+    real, calls = S._matching_loss, []
+
+    def killed_at_30(*args):
+        calls.append(1)
+        if len(calls) == 31:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(S, "_matching_loss", killed_at_30)
+    with pytest.raises(KeyboardInterrupt):
+        train_sync_expert(profile, data, cfg=cfg, progress=False)
+    calls.clear()
+    resumed = train_sync_expert(profile, data, cfg=cfg, progress=False)
+    assert len(calls) == 20                                  # steps 20..39 only
+    for p, q in zip(expert.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(p, q)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in expert.history]
+    assert resumed.summary == expert.summary
 
 
 def test_sync_expert_rejects_too_short_clip():

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from s2v_lib import teachers
+from s2v_lib.teachers import loading as teacher_loading
+from s2v_lib.teachers import training as teacher_training
 from s2v_lib.config import get_profile
 from s2v_lib.data.teacher_faces import FaceSetConfig, make_face_set
 from s2v_lib.models.emotion_teacher import EmotionNet, EmotionNetConfig
@@ -111,7 +113,7 @@ def _tiny_configs(profile, seed=0):
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_cache):
-    monkeypatch.setattr(teachers, "teacher_configs", _tiny_configs)
+    monkeypatch.setattr(teacher_training, "teacher_configs", _tiny_configs)
     import s2v_lib.data.teacher_faces as tf
     monkeypatch.setattr(tf, "face_set_config", lambda profile, seed=0: dataclasses.replace(TINY_FACES, seed=seed))
     return get_profile("smoke")
@@ -135,7 +137,7 @@ def test_tiny_training_beats_chance_and_checkpoint_is_reused(tiny, monkeypatch):
     assert emo["train_acc"][-1] > 2 / 6          # chance is 1/6
     assert ident["loss"][-1] < ident["loss"][0]
     # second call: loads the finished checkpoints, trains nothing, renders nothing
-    monkeypatch.setattr(teachers, "_fit", lambda *a, **k: pytest.fail("retrained despite a finished checkpoint"))
+    monkeypatch.setattr(teacher_training, "_fit", lambda *a, **k: pytest.fail("retrained despite a finished checkpoint"))
     again = teachers.train_teachers(tiny, seed=0, progress=False)
     assert again["emotion"]["reused"] and again["identity"]["reused"]
     assert again["emotion"]["val_acc"] == emo["val_acc"]
@@ -167,7 +169,7 @@ def test_training_resumes_after_interruption(tiny, monkeypatch):
 
 def test_load_without_choice_names_the_notebook(tmp_cache, monkeypatch, tmp_path):
     from s2v_lib.errors import UserError
-    monkeypatch.setattr(teachers, "results_dir", lambda name: tmp_path / "results" / name)
+    monkeypatch.setattr(teacher_loading, "results_dir", lambda name: tmp_path / "results" / name)
     with pytest.raises(UserError, match="02_teachers"):
         teachers.load_identity_teacher("smoke")
     with pytest.raises(UserError, match="02_teachers"):

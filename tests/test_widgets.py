@@ -4,7 +4,7 @@ import pytest
 
 from s2v_lib import metrics as M
 from s2v_lib.data.dataset import PreparedData
-from s2v_lib.evaluation import EvalContext
+from s2v_lib.evaluation.context import EvalContext
 from s2v_lib.errors import UserError
 from s2v_lib.widgets import DemoPanel, face_readout
 from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared

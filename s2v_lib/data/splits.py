@@ -1,4 +1,4 @@
-"""Train/val/test/unseen splits (DESIGN section 5; ambiguity 7 in section 10).
+"""Train/val/test/unseen splits (docs/design.md §5 and §10.7).
 
 - unseen: `n_unseen` whole actors held out as unseen voices, balanced by sex, drawn with the seed.
 - the other ("observed") actors' clips go 70/15/15 to train/val/test, stratified by actor x emotion.

@@ -4,6 +4,9 @@ so a sample's score never depends on the rest of its batch; that also makes DDP 
 import torch
 import torch.nn as nn
 
+from . import fp32_rnn
+from .deterministic import AdaptiveAvgPool2d
+
 
 def down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
     layers = [nn.Conv2d(cin, cout, 4, 2, 1)]
@@ -66,7 +69,7 @@ class SyncDiscriminator(nn.Module):
     def __init__(self, c_dim: int, ch: int = 32, hidden: int = 128):
         super().__init__()
         self.frame = nn.Sequential(down(3, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
-                                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, hidden))
+                                   AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, hidden))
         self.audio = nn.Sequential(nn.Linear(c_dim, hidden), nn.LeakyReLU(0.2, inplace=True),
                                    nn.Linear(hidden, hidden))
         self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(2 * hidden, hidden),
@@ -83,7 +86,7 @@ class SequenceDiscriminator(nn.Module):
     def __init__(self, audio_encoder: nn.Module, audio_dim: int, ch: int = 32, hidden: int = 128):
         super().__init__()
         self.frame = nn.Sequential(down(3, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
-                                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, hidden))
+                                   AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, hidden))
         self.audio = audio_encoder
         self.gru = nn.GRU(hidden + audio_dim, hidden, batch_first=True)
         self.out = nn.Linear(hidden, 1)
@@ -93,5 +96,5 @@ class SequenceDiscriminator(nn.Module):
         b, t = frames.shape[:2]
         f = self.frame(frames.flatten(0, 1)).view(b, t, -1)
         a = self.audio(audio_windows.flatten(0, 1)).view(b, t, -1)
-        h, _ = self.gru(torch.cat([f, a], -1).float())
+        h, _ = fp32_rnn(self.gru, torch.cat([f, a], -1).float())
         return self.out(h[:, -1])

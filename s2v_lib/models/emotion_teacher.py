@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .deterministic import AdaptiveAvgPool2d
+
 
 @dataclass
 class EmotionNetConfig:
@@ -61,7 +63,7 @@ class EmotionNet(nn.Module):
             blocks.append(SEBasicBlock(cin, w, 2, cfg.se_reduction))
             cin = w
         self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(cfg.grid)
+        self.pool = AdaptiveAvgPool2d(cfg.grid)
         self.embed = nn.Sequential(nn.Flatten(), nn.Linear(cin * cfg.grid ** 2, cfg.feature_dim), nn.ReLU(inplace=True))
         self.feature_dim = cfg.feature_dim
         self.dropout = nn.Dropout(cfg.dropout)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from . import fp32_rnn
 from .discriminators import down
 
 WINDOW = 3200   # 0.2 s at 16 kHz, centred on the frame
@@ -92,10 +93,10 @@ class SDFAGenerator(nn.Module):
         -> frames (B, T, 3, S, S) in [0, 1]."""
         b, t, _ = audio_windows.shape
         ident, skips = self.encode_identity(still, face_vec)
-        a, _ = self.audio_gru(self.audio(audio_windows.flatten(0, 1)).view(b, t, -1))
+        a, _ = fp32_rnn(self.audio_gru, self.audio(audio_windows.flatten(0, 1)).view(b, t, -1))
         noise = torch.randn(b, t, self.cfg.noise_dim, device=audio_windows.device,
                             generator=generator) * self.cfg.noise_std
-        n, _ = self.noise_gru(noise)
+        n, _ = fp32_rnn(self.noise_gru, noise)
         z = torch.cat([ident[:, None].expand(-1, t, -1), a, n], -1).reshape(b * t, -1)
         h = self.fc(z).view(b * t, -1, self.s0, self.s0)
         for i, block in enumerate([self.up1, self.up2, self.up3, self.up4]):

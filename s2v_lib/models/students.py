@@ -5,12 +5,12 @@ Loss, Eq. (2) of the paper with Eq. (3):
     L1 = lam ||mu_bar - mu*_bar||^2 + l_distill(mu, mu*) + lam ||nu_bar - nu*_bar||^2 + l_distill(nu, nu*)
     l_distill(x, y) = - sum_i softmax(x)_i log softmax(y)_i,        lam = 0.025, bars = L2-normalised.
 
-Our reading (DESIGN section 10, note 3; recorded in results as kd_direction):
+Our reading (docs/design.md §10.3; recorded in results as kd_direction):
 - Eq. (3) as written puts the *student* x under the softmax weights and the *teacher* y under the
   log: minimising it makes the student's softmax peak where the teacher's is largest
   (kd_direction="as_written"). The usual distillation cross-entropy is the reverse,
   -sum softmax(teacher) log softmax(student) (kd_direction="standard", our default: a departure from
-  DESIGN's "default as written": in the cpu reference run, results/cpu/distillation.json, the identity
+  the paper's printed direction: in the cpu reference run, results/cpu/distillation.json, the identity
   student trained as written found the speaker top-1 for 0.33 of test clips, the standard one for 0.75;
   emotion was close either way, 0.94 vs 0.97. Both are always reported).
 - Identity: nu and nu* are feature vectors (the paper's 4096-d VGG fc7; ours the identity teacher's

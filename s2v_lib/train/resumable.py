@@ -119,3 +119,15 @@ def run_resumable(ckpt: Checkpoint, total: int, step_fn: Callable[[int], dict | 
     if result.start >= total:       # nothing left to run (e.g. total lowered): mark it finished
         save(total, True)
     return result
+
+
+def history_columns(history: list) -> dict:
+    """Rows -> {column: [values]} (the form the figures and JSON of the stages read)."""
+    cols = {}
+    for row in history:
+        for k in row:
+            cols.setdefault(k, [])
+    for row in history:
+        for k in cols:
+            cols[k].append(row.get(k))
+    return cols

@@ -1,15 +1,15 @@
 """The study's figures: Figure 3 (methods side by side), Figure 4 (unseen voices), and the plots of
 notebooks 05-06 (Table 1 with intervals, syncnet's distance-per-offset curves, unseen-voice agreement).
 
-Each function returns a matplotlib Figure; save it with figures.save_png_pdf(fig, figures_dir(p) / "fig3").
+Each function returns a matplotlib Figure; save it with s2v_lib.figures.save_png_pdf(fig, figures_dir(p) / "fig3").
 """
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .evaluation import LABELS, METHODS
-from .metrics import frame_positions
+from ..metrics import frame_positions
+from .table1 import LABELS, METHODS
 
 METHOD_COLORS = dict(zip(METHODS + ("real",), sns.color_palette("colorblind", len(METHODS) + 1)))
 
@@ -76,7 +76,7 @@ def table1_plot(table: pd.DataFrame, metrics=("ssim", "psnr_frame", "psnr_video"
 
 
 def sync_curves_plot(curves: pd.DataFrame) -> plt.Figure:
-    """syncnet_python's mean distance per offset (evaluation.mean_dist_curves): a sharp dip at 0 means sync."""
+    """syncnet_python's mean distance per offset (per_clip.mean_dist_curves): a sharp dip at 0 means sync."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     sns.lineplot(data=curves, x="offset", y="mean_dist", hue="method", palette=METHOD_COLORS, ax=ax)
     ax.axvline(0, color="grey", lw=0.8, ls=":")
@@ -121,9 +121,9 @@ def unseen_agreement_plot(summary: dict) -> plt.Figure:
     return fig
 
 
-def sync_training_plot(history: dict) -> plt.Figure:
-    """The sync expert's training loss and 31-way window accuracy (smoothed)."""
-    df = pd.DataFrame({"step": history["step"], "loss": history["loss"], "train accuracy": history["train_acc"]})
+def sync_training_plot(history: list) -> plt.Figure:
+    """The sync expert's training loss and 31-way window accuracy (smoothed); history: SyncExpert.history."""
+    df = pd.DataFrame(history).rename(columns={"train_acc": "train accuracy"})
     w = max(1, len(df) // 30)
     fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
     for ax, col in zip(axes, ("loss", "train accuracy")):

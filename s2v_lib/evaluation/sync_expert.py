@@ -9,11 +9,11 @@ syncnet_python (Chung & Zisserman; SyncNetInstance.evaluate) scores a clip like 
     confidence = median(mdist) - min(mdist)  (LSE-C = confidence, LSE-D = min_dist).
 Absolute values depend on the expert (ours is trained here, not syncnet_v2.model); orderings compare.
 
-Training (DESIGN 6): multi-way matching on the training split's real clips: for each video window
+Training (docs/design.md §6): multi-way matching on the training split's real clips: for each video window
 the in-sync audio window must be nearer than the same clip's audio shifted by -15..+15 frames
-(softmax over negative distances, as in Chung et al. 2019 "Perfect match").
+(softmax over negative distances, as in Chung et al. 2019 "Perfect match"), on the project's one
+resumable loop (train/resumable.py): a killed run resumes where it stopped, with the same draws.
 """
-import dataclasses
 import hashlib
 import json
 import time
@@ -24,11 +24,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import audio as audio_features
-from .data.dataset import SAMPLES_PER_FRAME
-from .models.syncnet import N_FRAMES, N_STEPS, STEPS_PER_FRAME, SyncNet, SyncNetConfig, lower_face
-from .paths import checkpoint_dir
-from .train.checkpoint import Checkpoint
+from .. import audio as audio_features
+from ..data.dataset import SAMPLES_PER_FRAME
+from ..models.syncnet import N_FRAMES, N_STEPS, STEPS_PER_FRAME, SyncNet, SyncNetConfig, lower_face
+from ..paths import checkpoint_dir
+from ..train.checkpoint import Checkpoint
+from ..train.resumable import run_resumable
 
 VSHIFT = 15           # syncnet_python demo default: offsets -15..+15 frames
 
@@ -65,7 +66,7 @@ class SyncScore:
 
 # ---------------------------------------------------------------- inputs
 
-def clip_inputs(frames: np.ndarray, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def sync_inputs(frames: np.ndarray, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """frames uint8 (T, S, S, 3), audio float32 (>= T * 640,) -> lips (T', 32, 64), mfcc (13, 4 T').
 
     T' = min(T, len(audio) // 640): a generated video and its speech are cut to the shorter one.
@@ -101,13 +102,23 @@ def score_from_features(vfeat: torch.Tensor, afeat: torch.Tensor, vshift: int = 
 
 
 class SyncExpert:
-    """A trained SyncNet plus syncnet_python's scoring. score(frames, audio) -> SyncScore."""
+    """A trained SyncNet plus syncnet_python's scoring. score(frames, audio) -> SyncScore.
 
-    def __init__(self, model: SyncNet, device: str = "cpu", vshift: int = VSHIFT, history: dict | None = None):
+    history: one row per training step (step, loss, train_acc, step_seconds); summary: the final
+    validation (val_offset0, val_offset_pm1, val_window_acc, val_confidence, val_clips)."""
+
+    def __init__(self, model: SyncNet, device: str = "cpu", vshift: int = VSHIFT, history: list | None = None,
+                 summary: dict | None = None):
         self.model = model.to(device).eval()
         self.device = device
         self.vshift = vshift
-        self.history = history or {}
+        self.history = list(history or [])
+        self.summary = dict(summary or {})
+
+    @property
+    def train_seconds(self) -> float:
+        """Time spent in training steps, summed over every (resumed) run."""
+        return float(sum(r["step_seconds"] for r in self.history))
 
     @torch.no_grad()
     def features(self, lips: torch.Tensor, mfcc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,13 +129,10 @@ class SyncExpert:
         return v.cpu(), a.cpu()
 
     def score(self, frames: np.ndarray, audio: np.ndarray) -> SyncScore:
-        lips, mfcc = clip_inputs(frames, audio)
+        lips, mfcc = sync_inputs(frames, audio)
         if n_windows(len(lips)) < 1:
             raise ValueError(f"a clip of {len(lips)} frames is too short to score (needs >= {N_FRAMES + 1})")
         return score_from_features(*self.features(lips, mfcc), self.vshift)
-
-    def score_many(self, items) -> list[SyncScore]:
-        return [self.score(f, a) for f, a in items]
 
 
 # ---------------------------------------------------------------- training
@@ -134,7 +142,7 @@ def _load_split(data, split: str, limit: int | None = None, min_windows: int = 2
     lips, mfccs = [], []
     for cid in tqdm(ids, desc=f"sync inputs ({split})", leave=False):
         frames, wav = data.load(cid)
-        l, m = clip_inputs(frames, wav)
+        l, m = sync_inputs(frames, wav)
         if n_windows(len(l)) < min_windows:
             continue
         lips.append((l * 255).round().to(torch.uint8))     # uint8 keeps ~1400 clips in ~200 MB
@@ -188,42 +196,36 @@ def validate(expert: SyncExpert, lips, mfccs) -> dict:
 
 def train_sync_expert(profile, data, device: str = "cpu", seed: int = 0, force_retrain: bool = False,
                       cfg: SyncTrainConfig | None = None, progress: bool = True) -> SyncExpert:
-    """Train (or load the finished checkpoint of) the sync expert on data's training split."""
-    cfg = cfg or sync_config(profile, data, seed)
-    ckpt = Checkpoint(checkpoint_dir(profile.name) / "syncnet", cfg)
-    state = ckpt.load(force_retrain=force_retrain)
-    torch.manual_seed(cfg.seed)
-    model = SyncNet(cfg.net)
-    if state and state["done"]:
-        model.load_state_dict(state["model"])
-        return SyncExpert(model, device, cfg.vshift, state["history"])
+    """Train (or load the finished checkpoint of) the sync expert on data's training split.
 
-    lips, mfccs = _load_split(data, "train", min_windows=cfg.span)
-    if not lips:
-        raise ValueError(f"no training clip in {data.root} has >= {cfg.span + N_FRAMES} frames for the sync expert")
-    val_lips, val_mfccs = _load_split(data, "val", cfg.max_val_clips)
-    all_mfcc = torch.cat(mfccs, 1)
-    model.mfcc_mean.copy_(all_mfcc.mean(1, keepdim=True))
-    model.mfcc_std.copy_(all_mfcc.std(1, keepdim=True).clamp_min(1e-3))
-    pad = STEPS_PER_FRAME * cfg.vshift
-    lips = [x.to(device) for x in lips]
-    mfccs = [F.pad(m, (pad, pad)).to(device) for m in mfccs]
-    model.to(device).train()
+    The clips are read only when a step has to run (a finished checkpoint needs none); the final
+    validation on the val split is the run's summary, saved with the last checkpoint."""
+    cfg = cfg or sync_config(profile, data, seed)
+    torch.manual_seed(cfg.seed)
+    model = SyncNet(cfg.net).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     rng = np.random.default_rng(cfg.seed)
-    history = {"step": [], "loss": [], "train_acc": [], "seconds": 0.0}
-    step = 0
-    if state:                                   # resume an interrupted run
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        rng.bit_generator.state = state["rng"]
-        history, step = state["history"], state["step"]
+    train = {}
 
-    t0 = time.perf_counter() - history["seconds"]
-    bar = tqdm(range(step, cfg.steps), desc="sync expert", disable=not progress, initial=step, total=cfg.steps)
-    for step in bar:
+    def load_train(fresh: bool) -> None:
+        lips, mfccs = _load_split(data, "train", min_windows=cfg.span)
+        if not lips:
+            raise ValueError(f"no training clip in {data.root} has >= {cfg.span + N_FRAMES} frames for the sync expert")
+        if fresh:                       # a resumed run has these buffers from its checkpoint
+            all_mfcc = torch.cat(mfccs, 1)
+            model.mfcc_mean.copy_(all_mfcc.mean(1, keepdim=True))
+            model.mfcc_std.copy_(all_mfcc.std(1, keepdim=True).clamp_min(1e-3))
+        pad = STEPS_PER_FRAME * cfg.vshift
+        train["lips"] = [x.to(device) for x in lips]
+        train["mfccs"] = [F.pad(m, (pad, pad)).to(device) for m in mfccs]
+
+    def step(i: int) -> dict:
+        if not train:
+            load_train(fresh=i == 0)
+        t0 = time.perf_counter()
+        lips, mfccs = train["lips"], train["mfccs"]
+        model.train()
         clip_idx = rng.integers(0, len(lips), cfg.clips_per_step)
         picks = [(int(ci), int(rng.integers(0, n_windows(len(lips[ci])) - cfg.span + 1))) for ci in clip_idx]
         loss, acc = _matching_loss(model, lips, mfccs, picks, cfg.span, cfg.vshift)
@@ -231,26 +233,14 @@ def train_sync_expert(profile, data, device: str = "cpu", seed: int = 0, force_r
         loss.backward()
         opt.step()
         sched.step()
-        history["step"].append(step)
-        history["loss"].append(loss.item())
-        history["train_acc"].append(acc)
-        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.2f}")
-        done = step + 1 == cfg.steps
-        if done or (step + 1) % cfg.ckpt_every == 0:
-            history["seconds"] = time.perf_counter() - t0
-            if done:
-                expert = SyncExpert(model, device, cfg.vshift)
-                history.update(validate(expert, val_lips, val_mfccs))
-                model.train()
-            ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                       "rng": rng.bit_generator.state, "history": history, "step": step + 1}, done=done)
-    return SyncExpert(model.eval(), device, cfg.vshift, history)
+        return {"step": i, "loss": loss.item(), "train_acc": acc, "step_seconds": time.perf_counter() - t0}
 
+    def on_finish() -> dict:
+        return validate(SyncExpert(model, device, cfg.vshift), *_load_split(data, "val", cfg.max_val_clips))
 
-def load_sync_expert(profile, data, device: str = "cpu", seed: int = 0) -> SyncExpert:
-    """The finished checkpoint (trains it when missing: training is short)."""
-    return train_sync_expert(profile, data, device=device, seed=seed, progress=False)
-
-
-def config_dict(cfg: SyncTrainConfig) -> dict:
-    return dataclasses.asdict(cfg)
+    result = run_resumable(Checkpoint(checkpoint_dir(profile.name) / "syncnet", cfg), cfg.steps, step,
+                           {"model": model, "opt": opt, "sched": sched}, {"batches": rng},
+                           save_every=cfg.ckpt_every, force_retrain=force_retrain, progress=progress,
+                           desc="sync expert", on_finish=on_finish,
+                           postfix=lambda r: {"loss": f"{r['loss']:.3f}", "acc": f"{r['train_acc']:.2f}"})
+    return SyncExpert(model, device, cfg.vshift, result.history, result.summary)

@@ -1,4 +1,4 @@
-"""python -m s2v_lib bench: throughput figures as one JSON object (DESIGN section 9).
+"""python -m s2v_lib bench: throughput figures as one JSON object (docs/design.md §9).
 
 Each entry of BENCHES maps a key prefix to "module:function"; the function takes the profile name
 and returns {key: number}. Targets are stated beside the measured values, never asserted in tests.
@@ -12,9 +12,9 @@ import sys
 BENCHES = {
     "twin": "s2v_lib.data.twin.bench:bench_twin",
     "prepare": "s2v_lib.data.pipeline:bench_prepare",
-    "distill": "s2v_lib.distill:bench_distill",
-    "composer": "s2v_lib.composer_stage:bench_composer",
-    "eval": "s2v_lib.evaluation:bench_eval",
+    "distill": "s2v_lib.bench.stage_one:bench_distill",
+    "composer": "s2v_lib.bench.composer:bench_composer",
+    "eval": "s2v_lib.bench.evaluation:bench_eval",
 }
 
 

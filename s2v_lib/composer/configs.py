@@ -1,0 +1,109 @@
+"""Stage two's configurations (paper section 3.1 and our readings): one dataclass per model, sized by
+profile.scale, and the step budgets."""
+from dataclasses import dataclass
+
+from ..config import Profile
+from ..models.composer import ComposerConfig
+from ..models.s2f import VoiceEncoderConfig
+from ..models.sdfa import SDFAConfig
+from ..train.windows import LoopConfig
+
+MODELS = ("speech2video", "sdfa", "s2f_sdfa")
+FEATURE_SOURCES = ("student", "teacher")
+
+# steps per scale: sized so that the three models train in ~1.5 min (smoke, 48 px) and ~30 min
+# (cpu, 64 px) on 2 cores; gpu / paper scale up.
+STEPS = {"smoke": 40, "cpu": 800, "gpu": 6000, "paper": 40000}
+# Reconstruction warm-up before those steps (speech2video, SDFA, S2F+SDFA alike): the generator alone
+# on full-frame L1. Each model's own objective leaves half the frame to its discriminators (speech2video:
+# the lower half; SDFA: the upper half), and from scratch on a CPU budget the adversarial terms paint that
+# half with noise (notebook 04 shows it); a warm-up step costs about a quarter of an adversarial one.
+# Not in the paper; "paper" keeps 0.
+WARMUP = {"smoke": 20, "cpu": 1000, "gpu": 1000, "paper": 0}
+VOICE_STEPS = {"smoke": 30, "cpu": 400, "gpu": 2000, "paper": 10000}
+
+
+def loop_for_scale(scale: str, seed: int, steps: int | None = None, **kw) -> LoopConfig:
+    batch = {"smoke": 8, "cpu": 8, "gpu": 32, "paper": 32}[scale]
+    n = steps if steps is not None else STEPS[scale]
+    return LoopConfig(steps=n, batch_clips=batch, window=kw.pop("window", 4), log_every=max(1, n // 100),
+                      sample_every=0, ckpt_every=max(10, n // 10), seed=seed, **kw)
+
+
+@dataclass
+class Speech2VideoConfig:
+    model: ComposerConfig
+    loop: LoopConfig
+    d_ch: int = 32
+    lr_g: float = 3e-4            # paper section 3.1, RMSProp for everything
+    lr_d_id: float = 3e-4
+    lr_d_fr: float = 1e-4
+    lr_d_sync: float = 1e-5       # the "naturalness discriminator" (docs/design.md §10.4)
+    w_adv: float = 1.0
+    w_id: float = 1.0             # D_ID's share of the adversarial term (Eq. 7)
+    w_sim: float = 100.0          # eq. (10) sums eq. (8) over pixels; our losses are means, so weighted
+    w_grad: float = 100.0
+    sim_half: str = "upper"       # docs/design.md §10.2: "upper" (nose up, the text) or "lower" (eq. 8's index set)
+    feature_source: str = "student"   # nu, mu at training time: the students' outputs or the teachers' targets
+    warmup_steps: int = 0         # first steps: generator alone on full-frame L1 (WARMUP above)
+    data_key: str = ""
+
+
+@dataclass
+class SDFATrainConfig:
+    model: SDFAConfig
+    loop: LoopConfig
+    d_ch: int = 32
+    lr_g: float = 1e-4            # SDFA's Adam rates: generator, frame D, sequence D
+    lr_d_fr: float = 1e-3
+    lr_d_seq: float = 1e-5
+    w_adv: float = 1.0
+    w_l1: float = 100.0           # mouth-half L1, weighted like w_sim above (SDFA: reconstruction dominates)
+    l1_half: str = "lower"        # SDFA's mouth half; "full" is an option for short budgets
+    voice_key: str = ""           # S2F+SDFA: the voice encoder's checkpoint hash
+    warmup_steps: int = 0         # first steps: generator alone on full-frame L1 (WARMUP above)
+    data_key: str = ""
+
+
+@dataclass
+class VoiceTrainConfig:
+    model: VoiceEncoderConfig
+    loop: LoopConfig
+    lr: float = 1e-3
+    w_norm_l2: float = 1.0
+    w_distill: float = 1.0
+    data_key: str = ""
+
+
+def _steps(scale: str, steps, warmup) -> tuple[int, int]:
+    """(total loop steps, warm-up steps): the profile's, or `steps` adversarial steps with no warm-up
+    unless `warmup` says otherwise."""
+    w = warmup if warmup is not None else (WARMUP[scale] if steps is None else 0)
+    return (steps if steps is not None else STEPS[scale]) + w, w
+
+
+def speech2video_config(profile: Profile, c_dim: int, nu_dim: int, mu_dim: int, teacher_channels,
+                        seed=0, steps=None, data_key="", warmup=None, **overrides) -> Speech2VideoConfig:
+    ch = overrides.pop("ch", 64 if profile.scale in ("gpu", "paper") else 32)
+    model = ComposerConfig(frame_size=profile.frame_size, c_dim=c_dim, nu_dim=nu_dim, mu_dim=mu_dim,
+                           teacher_channels=tuple(teacher_channels), ch=ch, id_ch=ch,
+                           output=overrides.pop("output", "linear"))
+    total, w = _steps(profile.scale, steps, warmup)
+    return Speech2VideoConfig(model=model, loop=loop_for_scale(profile.scale, seed, total), warmup_steps=w,
+                              data_key=data_key, **{"d_ch": ch // 2, **overrides})
+
+
+def sdfa_config(profile: Profile, seed=0, steps=None, data_key="", id_from_vector=0, warmup=None,
+                **overrides) -> SDFATrainConfig:
+    ch = overrides.pop("ch", 64 if profile.scale in ("gpu", "paper") else 32)
+    model = SDFAConfig(frame_size=profile.frame_size, ch=ch, id_from_vector=id_from_vector)
+    total, w = _steps(profile.scale, steps, warmup)
+    return SDFATrainConfig(model=model, loop=loop_for_scale(profile.scale, seed, total), warmup_steps=w,
+                           data_key=data_key, **{"d_ch": ch // 2, **overrides})
+
+
+def voice_config(profile: Profile, out_dim: int, seed=0, steps=None, data_key="") -> VoiceTrainConfig:
+    n = steps if steps is not None else VOICE_STEPS[profile.scale]
+    loop = LoopConfig(steps=n, batch_clips=16, window=1, voice_crop_s=2.0, log_every=max(1, n // 100),
+                      ckpt_every=max(10, n // 5), seed=seed)
+    return VoiceTrainConfig(model=VoiceEncoderConfig(out_dim=out_dim), loop=loop, data_key=data_key)
