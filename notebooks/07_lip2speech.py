@@ -57,7 +57,7 @@ from IPython.display import Audio, Markdown, display
 from s2v_lib.config import get_profile
 from s2v_lib.data.pipeline import get_prepared
 from s2v_lib.device import resolve_device
-from s2v_lib.evaluation import dataset_label
+from s2v_lib.evaluation.table1 import dataset_label
 from s2v_lib.figures import save_figure
 from s2v_lib.lip2speech import figures as LF
 from s2v_lib.lip2speech.config import CONDITION_NAMES, Lip2SpeechConfig

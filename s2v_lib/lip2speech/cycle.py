@@ -13,18 +13,17 @@ def speech2video_backend(profile, data, device="cpu"):
     """The ONE place that reaches into the speech2video stage: returns (wav -> frames, identity teacher,
     seen-actor gallery, demographic probes). The speech2video API is being moved into stage folders;
     re-point these imports here and nowhere else."""
-    from .. import composer_stage as cs
-    from .. import evaluation as E
     from .. import metrics as M
-    from ..features import speech_features
+    from ..artifacts import stage_one, teachers
+    from ..composer.training import load_model
+    from ..evaluation.unseen import fit_demographic_probes
     from ..generate import generate, speech_encoder
-    from ..teachers import load_identity_teacher
-    features = speech_features(profile, data, device)
-    model = cs.load_model("speech2video", profile, data, features, device=device, seed=0)
-    enc = speech_encoder(profile, data, device)
-    teacher = load_identity_teacher(profile, device=device)
+    teacher, _ = teachers(profile, device)
+    stage = stage_one(profile, data, device)
+    model = load_model("speech2video", profile, data, stage["clips"], teacher, device=device, seed=0)
+    enc = speech_encoder(profile, data, device, stage=stage)
     gallery = M.actor_gallery(teacher, data, "train")
-    probes = E.fit_demographic_probes(teacher, data)
+    probes = fit_demographic_probes(teacher, data)
 
     def faces_of(wav):
         return generate(model, wav, encoder=enc)

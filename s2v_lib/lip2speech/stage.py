@@ -68,7 +68,7 @@ class Study:
 
     # -- the speaker identity module
     def train_speaker(self, teacher=None):
-        from ..teachers import load_identity_teacher
+        from ..teachers.loading import load_identity_teacher
         teacher = teacher or load_identity_teacher(self.profile, device=self.device)
         man = self.data.manifest
         with one_thread(self.device):
