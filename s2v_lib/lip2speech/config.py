@@ -119,7 +119,7 @@ class Lip2SpeechConfig:
         elif s == "cpu":
             model = ModelConfig(mouth_hw=half, stages_out=(24, 48, 96, 128, 128), enc_hidden=96, dec_hidden=128,
                                 decoder=decoder)
-            train, spk, rec, fd, ar, n = (TrainConfig(steps=120, batch=8, window=16, save_every=20, seed=seed),
+            train, spk, rec, fd, ar, n = (TrainConfig(steps=200, batch=8, window=16, save_every=25, seed=seed),
                                           SpeakerConfig(steps=200, seed=seed), RecogniserConfig(steps=500, hidden=96, batch=24, lr=3e-3, seed=seed),
                                           FaceDecoderConfig(steps=200, seed=seed), 40, 24)
         else:   # gpu / paper: torchvision's ShuffleNet V2 x1.0 trunk
