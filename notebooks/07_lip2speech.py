@@ -206,8 +206,9 @@ print(f"wrote {RES_DIR / 'lip2speech.json'} and {RES_DIR / 'lip2speech.md'}")
 # %% [markdown]
 # Reading the verdicts: the face embedding "moves the voice toward the speaker" when the paired
 # difference of GE2E cosine (face - lips) has an interval above 0; the oracle row is the ceiling the
-# face could reach. At the smoke profile every number only proves the plumbing; the committed cpu
-# run (`results/cpu/lip2speech.md`) is the one to read. The cycle asks a harder question than
+# face could reach. At the smoke profile every number only proves the plumbing (a few training
+# steps: the decoders still predict close to the mean mel); the cpu profile's run writes
+# `results/cpu/lip2speech.md`, the one to read. The cycle asks a harder question than
 # either paper: whether a face -> voice -> face round trip keeps the person; the real-speech row is
 # what speech2video achieves with the true voice.
 
