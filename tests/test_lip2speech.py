@@ -1,0 +1,207 @@
+"""Lip2Speech (s2v_lib/lip2speech): shapes, learning, resume, vocoder and metric sanity."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from s2v_lib.config import get_profile
+from s2v_lib.lip2speech import metrics as SM
+from s2v_lib.lip2speech.config import Lip2SpeechConfig, MelConfig, ModelConfig
+from s2v_lib.lip2speech.data import Batches, ClipArrays, LogMel, mouth_crops
+from s2v_lib.lip2speech.model import Lip2Speech, mel_loss
+from s2v_lib.lip2speech.recogniser import VOCAB, transcript, wer, word_errors
+from s2v_lib.lip2speech.speaker import info_nce
+from s2v_lib.lip2speech.vocoder import GriffinLimVocoder
+
+HW = (12, 24)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """As the stage runs on CPU (lip2speech.data.one_thread): small ops on two busy cores crawl."""
+    from s2v_lib.lip2speech.data import one_thread
+    with one_thread("cpu"):
+        yield
+TINY = ModelConfig(mouth_hw=HW, stages_out=(24, 16, 16, 16, 32), enc_hidden=16, dec_hidden=32, prenet=16, attn_dim=16)
+
+
+def speechlike(n=16000, f0=140.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 16000
+    ph = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 1.5 * t))) / 16000
+    x = sum(np.sin(k * ph) / k for k in range(1, 15)) * (0.2 + np.abs(np.sin(2 * np.pi * 3 * t)))
+    return (0.2 * x / np.abs(x).max() + 0.002 * rng.standard_normal(n)).astype(np.float32)
+
+
+def toy_arrays(n_clips=6, t=12, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = [f"{1001 + i}_DFA_NEU_XX" for i in range(n_clips)]
+    mouths = {c: rng.integers(0, 255, (t, *HW), dtype=np.uint8) for c in ids}
+    # a learnable target: the mel follows the mean brightness of the mouth per frame
+    logmel = {c: np.repeat(mouths[c].mean((1, 2))[:, None] / 64.0, 4, 0)[:, [0] * 80].astype(np.float32)
+              + np.linspace(-1, 1, 80, dtype=np.float32) for c in ids}
+    wav = {c: speechlike(t * 640, seed=i) for i, c in enumerate(ids)}
+    return ClipArrays(ids, mouths, logmel, wav)
+
+
+@pytest.mark.parametrize("decoder", ["parallel", "autoregressive"])
+def test_shapes_keep_time_and_give_4_mel_frames_per_video_frame(decoder):
+    torch.manual_seed(0)
+    for use_speaker in (True, False):
+        m = Lip2Speech(dataclasses.replace(TINY, decoder=decoder, use_speaker=use_speaker))
+        x = torch.rand(2, 1, 10, *HW)
+        feats = m.video(x)
+        assert feats.shape == (2, 10, TINY.stages_out[-1])
+        mel, stop = m(x, torch.randn(2, 256), target=torch.randn(2, 40, 80))
+        assert mel.shape == (2, 40, 80)
+        assert (stop is None) == (decoder == "parallel")
+        if stop is not None:
+            assert stop.shape == (2, 10)
+        m.eval()
+        with torch.no_grad():
+            assert m(x, torch.randn(2, 256))[0].shape == (2, 40, 80)    # free running, no target
+
+
+def test_mouth_crop_is_the_lower_half_in_gray():
+    frames = np.zeros((3, 48, 48, 3), np.uint8)
+    frames[:, 24:] = 200
+    m = mouth_crops(frames, (24, 48))
+    assert m.shape == (3, 24, 48) and m.dtype == np.uint8 and (m == 200).all()
+
+
+@pytest.mark.parametrize("decoder", ["parallel", "autoregressive"])
+def test_training_steps_reduce_the_loss(decoder):
+    torch.manual_seed(0)
+    arrays = toy_arrays()
+    stats = (np.zeros(80, np.float32), np.ones(80, np.float32))
+    b = Batches(arrays, stats, None, window=8, batch=4, hflip=False, rng=np.random.default_rng(0))
+    x, y, s, ends = b.sample()
+    m = Lip2Speech(dataclasses.replace(TINY, decoder=decoder, use_speaker=False, prenet_dropout=0.0))
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        pred, stop = m(x, s, target=y)
+        loss, _ = mel_loss(pred, y, stop, ends)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def _train(monkeypatch, cache, steps, interrupt_at=None):
+    from s2v_lib.lip2speech import data as D
+    from s2v_lib.lip2speech.train import train_condition
+    monkeypatch.setenv("S2V_CACHE", str(cache))
+    cfg = Lip2SpeechConfig(model=TINY)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps, batch=3, window=6, save_every=2,
+                                                             log_every=1))
+    arrays = toy_arrays()
+    spk = {c: np.random.default_rng(i).standard_normal(256).astype(np.float32) for i, c in enumerate(arrays.ids)}
+    stats = (np.zeros(80, np.float32), np.ones(80, np.float32))
+    if interrupt_at is not None:
+        calls = {"n": 0}
+        orig = D.Batches.sample
+
+        def flaky(self):
+            calls["n"] += 1
+            if calls["n"] > interrupt_at:
+                raise KeyboardInterrupt("killed")
+            return orig(self)
+        monkeypatch.setattr(D.Batches, "sample", flaky)
+        with pytest.raises(KeyboardInterrupt):
+            train_condition(get_profile("smoke"), "face", cfg, arrays, arrays, stats, spk, spk, "toy", progress=False)
+        monkeypatch.setattr(D.Batches, "sample", orig)
+    return train_condition(get_profile("smoke"), "face", cfg, arrays, arrays, stats, spk, spk, "toy", progress=False)
+
+
+def test_resume_equals_uninterrupted(monkeypatch, tmp_path):
+    straight = _train(monkeypatch, tmp_path / "a", steps=6)
+    resumed = _train(monkeypatch, tmp_path / "b", steps=6, interrupt_at=3)     # killed in step 4, saved at 2
+    assert list(straight.history["mse"]) == pytest.approx(list(resumed.history["mse"]), abs=1e-6)
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), k
+    again = _train(monkeypatch, tmp_path / "a", steps=6)                        # finished: loaded, not retrained
+    assert again.history.equals(straight.history)
+
+
+def test_vocoder_round_trip_keeps_the_speech():
+    cfg = MelConfig()
+    wav = speechlike(16000)
+    logmel = LogMel(cfg)(torch.from_numpy(wav)).numpy()
+    assert logmel.shape == (100, 80)
+    out = GriffinLimVocoder(cfg, n_iter=16)(logmel)
+    assert out.shape == (16000,) and np.isfinite(out).all()
+    again = LogMel(cfg)(torch.from_numpy(out)).numpy()
+    assert np.corrcoef(again.ravel(), logmel.ravel())[0, 1] > 0.9
+    assert SM.stoi(wav, out) > 0.4
+
+
+def test_stoi_pesq_of_a_signal_with_itself_and_with_noise():
+    wav = speechlike(32000)
+    assert SM.stoi(wav, wav) == pytest.approx(1.0, abs=1e-3)
+    assert SM.stoi(wav, wav, extended=True) == pytest.approx(1.0, abs=1e-3)
+    noise = np.random.default_rng(1).standard_normal(32000).astype(np.float32) * 0.2
+    assert SM.stoi(wav, noise) < 0.3
+    assert SM.pesq_wb(wav, wav) > 4.0
+    assert np.isnan(SM.pesq_wb(wav, np.zeros(100, np.float32)))     # too short to score: NaN, not a crash
+
+
+def test_eer_of_separable_and_random_embeddings():
+    rng = np.random.default_rng(0)
+    centres = {a: rng.standard_normal(32) for a in range(5)}
+    emb = {f"{a}_{i}": centres[a] + 0.05 * rng.standard_normal(32) for a in range(5) for i in range(4)}
+    actor_of = {c: int(c.split("_")[0]) for c in emb}
+    enrol = {a: v / np.linalg.norm(v) for a, v in centres.items()}
+    s, lab = SM.verification_trials(emb, actor_of, enrol)
+    assert SM.eer(s, lab) < 0.01
+    rand = {c: rng.standard_normal(32) for c in emb}
+    s, lab = SM.verification_trials(rand, actor_of, enrol)
+    assert 0.2 < SM.eer(s, lab) < 0.8
+    assert SM.cosine([1, 0], [1, 0]) == pytest.approx(1.0)
+
+
+def test_word_error_rate():
+    ref = transcript("DFA")
+    assert ref == ["don't", "forget", "a", "jacket"] and all(w in VOCAB for w in ref)
+    assert word_errors(ref, ref) == 0
+    assert word_errors(ref, ["don't", "a", "jacket", "jacket"]) == 2
+    assert wer([ref], [[]]) == 1.0
+
+
+def test_info_nce_prefers_matched_pairs():
+    rng = torch.Generator().manual_seed(0)
+    v = torch.nn.functional.normalize(torch.randn(8, 16, generator=rng), dim=1)
+    matched, _ = info_nce(v, v, 0.1)
+    shuffled, _ = info_nce(v, v.roll(1, 0), 0.1)
+    assert matched < 0.1 < shuffled
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+def test_profile_configs_build_a_model_for_their_frame_size(name):
+    profile = get_profile(name)
+    cfg = Lip2SpeechConfig.for_profile(profile)
+    assert cfg.model.mouth_hw == (profile.frame_size // 2, profile.frame_size)
+    m = Lip2Speech(cfg.model).eval()
+    with torch.no_grad():
+        mel, _ = m(torch.rand(1, 1, 3, *cfg.model.mouth_hw), torch.randn(1, 256))
+    assert mel.shape == (1, 12, 80)
+
+
+def test_oracle_conditioning_uses_the_actors_other_clips():
+    import pandas as pd
+    from s2v_lib.lip2speech.speaker import actor_voice_embeddings
+    man = pd.DataFrame({"clip_id": ["a1", "a2", "b1"], "actor": [1, 1, 2]})
+    e = {"a1": np.array([1.0, 0.0]), "a2": np.array([0.0, 1.0]), "b1": np.array([1.0, 1.0]) / np.sqrt(2)}
+    out = actor_voice_embeddings(man, e)
+    assert np.allclose(out["a1"], [0, 1]) and np.allclose(out["a2"], [1, 0])    # never the clip itself...
+    assert np.allclose(out["b1"], e["b1"])                                         # ...unless it is the only one
+
+
+def test_actor_bootstrap_interval_brackets_the_mean():
+    from s2v_lib.lip2speech.evaluate import actor_bootstrap
+    v = np.r_[np.ones(10), np.zeros(10), np.nan]
+    g = np.r_[np.arange(20) % 5, 0]
+    r = actor_bootstrap(v, g)
+    assert r["n"] == 20 and r["lo"] <= r["mean"] == 0.5 <= r["hi"]
