@@ -12,8 +12,8 @@ import sys
 from ..errors import UserError
 
 BENCHES = {
-    "twin": "s2v_lib.data.twin.bench:bench_twin",
-    "prepare": "s2v_lib.data.pipeline:bench_prepare",
+    "twin": "s2v_lib.bench.data:bench_twin",
+    "prepare": "s2v_lib.bench.data:bench_prepare",
     "distill": "s2v_lib.bench.stage_one:bench_distill",
     "composer": "s2v_lib.bench.composer:bench_composer",
     "eval": "s2v_lib.bench.evaluation:bench_eval",
