@@ -1,4 +1,4 @@
-"""python -m s2v_lib {synth, prepare, reproduce, doctor, bench}: see README."""
+"""python -m s2v_lib {synth, prepare, reproduce, generate, doctor, bench}: see README."""
 import argparse
 import sys
 
@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip", default=None, help="comma-separated checks to leave out")
     s.add_argument("--out", default=None, help="also write the JSON here (e.g. results/gpu/doctor.json)")
 
+    s = sub.add_parser("generate", help="your own voice through the best trained speech2video in the cache")
+    s.add_argument("--wav", required=True, help="a recording: WAV, FLAC or MP3, any sample rate")
+    s.add_argument("--out", required=True, help="the video to write (.mp4, with your audio)")
+    s.add_argument("--profile", default="auto", help="whose models: gpu, cpu, smoke, or auto (the best trained)")
+    s.add_argument("--device", default="auto")
+
     s = sub.add_parser("bench", help="throughput figures as one JSON object")
     s.add_argument("--profile", default="smoke")
     s.add_argument("--only", default=None, help="comma-separated bench keys prefixes")
@@ -71,6 +77,9 @@ def main(argv=None) -> int:
         if args.command == "reproduce":
             from .reproduce import reproduce_cli
             return reproduce_cli(args)
+        if args.command == "generate":
+            from .own_voice import generate_cli
+            return generate_cli(args)
         if args.command == "doctor":
             from .doctor import doctor_cli
             return doctor_cli(args)

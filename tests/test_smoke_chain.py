@@ -51,7 +51,6 @@ def test_nbval_strict_reproduces_the_executed_notebooks(smoke_run, tmp_path, cap
 def test_doctor_passes_on_cpu(smoke_run):
     """`python -m s2v_lib doctor --device cpu` on the smoke cache the chain just filled. Its smoke_chain
     check is the run above (the same assertions), so it is not run twice here."""
-    from s2v_lib.doctor import check_smoke_chain  # noqa: F401  (the check exists; its assertions follow)
     prov = json.loads((results_dir("smoke") / "provenance.json").read_text())
     assert prov["parameters"]["DEVICE"] == "cpu" and prov["complete"]
     assert not [p.name for p in results_dir("smoke").glob("*.json") if "NaN" in p.read_text()]
@@ -63,3 +62,33 @@ def test_doctor_passes_on_cpu(smoke_run):
                            "throughput", "device_boundary"}
     assert report["deterministic"]["warn_only"] is False
     assert report["throughput"]["projected_training_min"] > 0
+
+
+def test_generate_cli_on_a_voice_recorded_elsewhere(smoke_run, tmp_path):
+    """`python -m s2v_lib generate --wav my.wav --out me.mp4` on a TTS voice that is none of the twin's (a stock
+    British-English eSpeak voice, another sentence, 22.05 kHz): a video with the audio, the nearest seen actor,
+    and the note that smoke models only prove the plumbing."""
+    import av
+    import soundfile as sf
+
+    from s2v_lib.data.twin.espeak import Synth
+    synth = Synth()
+    try:
+        wav, _ = synth.speak("The quick brown fox jumps over the lazy dog near the river bank.",
+                             "name elsewhere\nlanguage en-gb\ngender male\npitch 70 110\n", {}, seed=7)
+    finally:
+        synth.close()
+    voice = tmp_path / "voice.wav"
+    sf.write(voice, wav, synth.sample_rate)
+    out = tmp_path / "me.mp4"
+    r = subprocess.run([sys.executable, "-m", "s2v_lib", "generate", "--wav", str(voice), "--out", str(out)],
+                       cwd=REPO_ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "nearest seen actor to your voice" in r.stdout and "only prove the plumbing" in r.stdout
+    with av.open(str(out)) as c:
+        assert c.streams.video and c.streams.audio
+        n_frames = sum(1 for _ in c.decode(video=0))
+    assert abs(n_frames - len(wav) / synth.sample_rate * 25) <= 2
+    bad = subprocess.run([sys.executable, "-m", "s2v_lib", "generate", "--wav", str(tmp_path / "none.wav"),
+                          "--out", str(out)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "no such file" in bad.stderr and "Traceback" not in bad.stderr

@@ -21,6 +21,7 @@ import json
 
 from ..atomic import torch_save
 from ..config import as_profile
+from ..errors import UserError
 from ..models.cpc import CPC, CPCConfig
 from ..models.students import StudentConfig, Students
 from ..paths import cache_root
@@ -43,18 +44,22 @@ def features_dir(profile_name: str):
 
 
 def speech_stage(profile, data, id_teacher, emo_teacher, device: str = "cpu", force: bool = False,
-                 cfg: DistillConfig | None = None, seed: int = 0, progress: bool = True) -> dict:
+                 cfg: DistillConfig | None = None, seed: int = 0, progress: bool = True,
+                 require_cached: bool = False) -> dict:
     """Stage one from its upstream artifacts (prepared data, the two teachers), cached:
     {"meta", "history": {"cpc", "students"}, "inputs", "clips", "weights"}.
 
     inputs holds, in manifest order, clip_id, w_last, w_mean, logmel, nu_teacher, mu_teacher (for the
-    ablations and the evaluation); clips is the per-clip dict of the module docstring."""
+    ablations and the evaluation); clips is the per-clip dict of the module docstring.
+    require_cached: a UserError instead of training when the cache has no such stage."""
     profile = as_profile(profile)
     cfg = cfg or DistillConfig.for_profile(profile, seed)
     fp = teacher_fingerprint(id_teacher, emo_teacher, data.frame_size)
     path = features_dir(profile.name) / f"{stage_key(data, cfg, fp)}.v{FORMAT}.pt"
     if path.exists() and not force:
         return safe_load(path, "speech-feature cache")
+    if require_cached:
+        raise UserError(f"profile {profile.name}: stage one is not in the cache ({path.name}); run notebook 03")
 
     cpc, cpc_hist = train_cpc(profile, data, device, force_retrain=force, cfg=cfg.cpc, progress=progress)
     inputs = clip_inputs(data, cpc, id_teacher, emo_teacher, cfg.k_frames, cfg.seed, progress=progress)
