@@ -133,13 +133,15 @@ def claims_markdown(df: pd.DataFrame, header: str = "") -> str:
 
 
 def write_claims(profile_name: str, data_label: str, per_clip: pd.DataFrame | None = None,
-                 unseen: dict | None = None) -> pd.DataFrame:
+                 unseen: dict | None = None, with_unseen: bool = True) -> pd.DataFrame:
     """results/<profile>/claims.md and claims.csv, from per_clip_metrics.csv and unseen_voice.json
-    (read from results/<profile>/ when not given). Generated from the numbers, never by hand."""
+    (read from results/<profile>/ when not given). Generated from the numbers, never by hand.
+    with_unseen=False: leave claim 4 to notebook 06 (notebook 05 runs before 06 writes unseen_voice.json,
+    so reading a previous run's file would make 05's output depend on what ran before)."""
     out = results_dir(profile_name)
     if per_clip is None:
         per_clip = pd.read_csv(out / "per_clip_metrics.csv")
-    if unseen is None and (out / "unseen_voice.json").exists():
+    if with_unseen and unseen is None and (out / "unseen_voice.json").exists():
         unseen = json.loads((out / "unseen_voice.json").read_text())
     seeds = sorted(per_clip.loc[per_clip["method"] == "speech2video", "seed"].unique())
     desc = f"{data_label}, profile {profile_name}, speech2video seeds {', '.join(map(str, seeds))};"
