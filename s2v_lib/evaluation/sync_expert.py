@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import audio as audio_features
+from ..config import as_profile
 from ..data.dataset import SAMPLES_PER_FRAME
 from ..models.syncnet import N_FRAMES, N_STEPS, STEPS_PER_FRAME, SyncNet, SyncNetConfig, lower_face
 from ..paths import checkpoint_dir
@@ -50,6 +51,7 @@ class SyncTrainConfig:
 
 def sync_config(profile, data, seed: int = 0) -> SyncTrainConfig:
     """Sizes per profile.scale: smoke ~20 s, cpu ~3 min on one busy core (0.15 s/step)."""
+    profile = as_profile(profile)
     data_id = hashlib.sha1(json.dumps(data.info, sort_keys=True, default=str).encode()).hexdigest()[:10]
     steps = {"smoke": 120, "cpu": 1200, "gpu": 4000, "paper": 8000}[profile.scale]
     net = SyncNetConfig(width=8 if profile.scale in ("smoke", "cpu") else 16)
@@ -200,6 +202,7 @@ def train_sync_expert(profile, data, device: str = "cpu", seed: int = 0, force_r
 
     The clips are read only when a step has to run (a finished checkpoint needs none); the final
     validation on the val split is the run's summary, saved with the last checkpoint."""
+    profile = as_profile(profile)
     cfg = cfg or sync_config(profile, data, seed)
     torch.manual_seed(cfg.seed)
     model = SyncNet(cfg.net).to(device)
