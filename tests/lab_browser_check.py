@@ -173,7 +173,7 @@ def test_demo_generate_plays_a_video(page, lab):
 
 def test_reload_shows_no_widget_errors(page, lab):
     page.reload()
-    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=120_000)
+    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(state="attached", timeout=120_000)   # windowed: may be hidden
     page.wait_for_timeout(5000)
     assert page.get_by_text("Error displaying widget").count() == 0
     page.screenshot(path=str(ARTIFACTS / "06_after_reload.png"), full_page=False)
