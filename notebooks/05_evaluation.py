@@ -168,3 +168,24 @@ assert table.set_index("method")["ssim"].drop("ground_truth").between(-1, 1).all
 assert per_clip.groupby("method")["clip_id"].nunique().eq(len(test_ids)).all()
 gt_offsets = per_clip.loc[per_clip["method"] == "ground_truth", "offset"]
 print(f"ground truth: offset 0 on {np.mean(gt_offsets == 0):.0%} of test clips")
+
+# %% [markdown]
+# ## Ablations of our departures
+# Each departure from a paper (docs/design.md §10.12-10.13) against the default model it changes,
+# scored on the same test clips with the same functions as Table 1 (notebook 04 trained them). A
+# departure earns its place only where its row is worse than the default on what it is meant to fix:
+# the texture (HF ratio, CPBD) and identity for speech2video; lip sync (Confidence, offset 0) for SDFA;
+# identity and collapse for S2F+SDFA.
+
+# %%
+from s2v_lib.composer.ablations import ABLATIONS, train_ablation
+from s2v_lib.evaluation.ablations import ablation_generators, ablation_table, score_ablations, write_ablations
+
+ablation_models = {ab.label: train_ablation(ab, profile, data, features if ab.model == "speech2video" else None,
+                                            ctx.identity_teacher if ab.model != "sdfa" else None, device, SEED,
+                                            require_done=True)
+                   for ab in ABLATIONS}
+ablation_clips = score_ablations(ablation_generators(ablation_models, data, features), ctx, test_ids)
+ablations = ablation_table(ablation_clips, per_clip, ABLATIONS)
+write_ablations(ablation_clips, ablations, profile.name, DATA_LABEL)
+display(Markdown((RES_DIR / "ablations.md").read_text()))

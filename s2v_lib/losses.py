@@ -41,6 +41,22 @@ def bce_g(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
+def sdfa_sync_d(synced: torch.Tensor, off_sync: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+    """SDFA's synchronisation D: real in-sync chunks 1; real off-sync chunks and generated chunks (with
+    their own audio) 0, half weight each (SDFA's L_adv^sync, the D side)."""
+    synced, off_sync, generated = synced.float(), off_sync.float(), generated.float()
+    return (F.binary_cross_entropy_with_logits(synced, torch.ones_like(synced))
+            + 0.5 * F.binary_cross_entropy_with_logits(off_sync, torch.zeros_like(off_sync))
+            + 0.5 * F.binary_cross_entropy_with_logits(generated, torch.zeros_like(generated)))
+
+
+def sdfa_generator_objective(l1: torch.Tensor, adv_img: torch.Tensor, adv_seq: torch.Tensor,
+                             adv_sync: torch.Tensor, w_l1: float, w_img: float, w_seq: float,
+                             w_sync: float) -> torch.Tensor:
+    """SDFA's generator loss: lambda_L1 L_L1 + lambda_img L_adv^img + lambda_seq L_adv^seq + lambda_sync L_adv^sync."""
+    return w_l1 * l1 + w_img * adv_img + w_seq * adv_seq + w_sync * adv_sync
+
+
 # --- reconstruction --------------------------------------------------------------------------------
 
 def half_mask_rows(height: int, half: str) -> slice:

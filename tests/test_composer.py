@@ -1,4 +1,5 @@
 """The composer, the baselines, their losses, the shared training loop and the generation API."""
+import dataclasses
 import av
 import numpy as np
 import pytest
@@ -177,12 +178,14 @@ def test_training_steps_reduce_reconstruction_losses(toy):
     assert all(np.isfinite(v) for v in logs[-1].values())
 
     sdfa = SDFATask(sdfa_config(smoke, ch=16, warmup=0))
-    logs = _steps_on_one_batch(sdfa, WindowSampler(_bank(data, None), loop).sample(0))
+    sdfa_loop = dataclasses.replace(sdfa.cfg.loop, batch_clips=2)      # 5-frame chunks with sync negatives
+    logs = _steps_on_one_batch(sdfa, WindowSampler(_bank(data, None), sdfa_loop).sample(0))
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
+    assert np.isfinite(float(logs[-1]["loss_D_sync"])) and float(logs[-1]["adv_sync"]) > 0
 
     vec = {cid: np.random.default_rng(0).standard_normal(NU_DIM).astype(np.float32) for cid in data.manifest.clip_id}
     s2f = SDFATask(sdfa_config(smoke, id_from_vector=NU_DIM, ch=16, warmup=0))
-    batch = WindowSampler(_bank(data, None, face_vec=vec), loop, vector_keys=("face_vec",)).sample(0)
+    batch = WindowSampler(_bank(data, None, face_vec=vec), sdfa_loop, vector_keys=("face_vec",)).sample(0)
     logs = _steps_on_one_batch(s2f, batch)
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
 
@@ -355,10 +358,13 @@ def test_every_task_trains_under_bf16_autocast_with_fp32_rnns(toy):
              "sdfa": (SDFATask(sdfa_config(smoke, ch=16, warmup=0)), _bank(data, None), ())}
     ctx = StepContext("cpu", True, 0)
     for name, (task, bank, keys) in tasks.items():
-        batch = WindowSampler(bank, loop, vector_keys=keys).sample(0)
+        task_loop = loop if name == "speech2video" else dataclasses.replace(task.cfg.loop, batch_clips=2)
+        batch = WindowSampler(bank, task_loop, vector_keys=keys).sample(0)
         logs = task.train_step(batch, ctx.at(0))
         assert all(np.isfinite(v) for v in logs.values()), name
         for net_name, net in task.nets.items():
+            if net_name == "G_ema":             # the generator's moving average: no gradients by design
+                continue
             grads = [p.grad for p in net.parameters() if p.requires_grad]
             assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), (name, net_name)
             assert any(g.abs().sum() > 0 for g in grads), (name, net_name)
@@ -374,3 +380,43 @@ def test_deterministic_cuda_stand_ins_compute_the_usual_ops():
                                torch.nn.functional.pad(x, (2, 1, 3, 2), mode="replicate"))
     replicate_pad_by_index(x, (1, 1, 1, 1)).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.sum() > x.numel()    # border pixels counted more than once
+
+
+def test_sdfa_sync_negatives_are_the_same_clips_audio_3_to_10_frames_away():
+    """SDFA's D_sync pairs: the in-sync window is the one around the chunk's centre frame; the
+    off-sync one is the same clip's audio 3..10 frames away (never the in-sync window)."""
+    from s2v_lib.data.dataset import SAMPLES_PER_FRAME
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(60 * SAMPLES_PER_FRAME).astype(np.float32)
+    clip = {"frames": np.zeros((60, 8, 8, 3), np.uint8), "audio": audio}
+    loop = LoopConfig(batch_clips=16, window=5, audio_negatives=True)
+    batch = WindowSampler(ClipBank([clip]), loop, vector_keys=()).sample(3)
+    windows = audio_window_array(audio, 0, 60)                 # every frame's 0.2 s window
+    for a_sync, a_shift, a in zip(batch["audio_sync"].numpy(), batch["audio_shift"].numpy(), batch["audio"].numpy()):
+        np.testing.assert_array_equal(a_sync, a[2])            # the centre frame of the 5-frame chunk
+        centre = int(np.flatnonzero((windows == a_sync).all(1))[0])
+        shifted = int(np.flatnonzero((windows == a_shift).all(1))[0])
+        assert 3 <= abs(shifted - centre) <= 10
+
+
+def test_sdfa_sync_loss_rewards_in_sync_and_penalises_off_sync_and_generated():
+    big, small = torch.full((4, 1), 6.0), torch.full((4, 1), -6.0)
+    assert losses.sdfa_sync_d(big, small, small) < 0.01          # a D that is right: near-zero loss
+    assert losses.sdfa_sync_d(small, big, big) > 5.0
+
+
+def test_generator_ema_starts_at_the_generator_and_then_lags_it():
+    """g_ema: the first adversarial step copies the generator (decay ramps from 0); later steps move
+    the average only part of the way toward the new weights."""
+    from s2v_lib.composer.common import ema_copy, ema_update
+    net = torch.nn.Linear(3, 2)
+    ema = ema_copy(net)
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema_update(ema, net, 0.999, adversarial_step=0)
+    assert torch.equal(ema.weight, net.weight)
+    before = ema.weight.clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema_update(ema, net, 0.999, adversarial_step=1000)
+    assert (ema.weight - before).abs().max() < 0.01 and not any(p.requires_grad for p in ema.parameters())

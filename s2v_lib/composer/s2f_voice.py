@@ -33,7 +33,7 @@ class VoiceTask:
         loss.backward()
         self.optims["E"].step()
         cos = torch.nn.functional.cosine_similarity(pred.detach(), batch["nu_target"], dim=-1).mean()
-        return {"loss": loss.item(), "norm_l2": l2.item(), "distill": kd.item(), "cos": cos.item()}
+        return {"loss": loss.detach(), "norm_l2": l2.detach(), "distill": kd.detach(), "cos": cos}
 
 
 def _identity_targets(data, ids, teacher, device) -> dict:

@@ -3,9 +3,9 @@ import torch
 
 from .. import losses
 from ..models.composer import Composer
-from ..models.discriminators import FrameDiscriminator, IdentityDiscriminator, SyncDiscriminator
+from ..models.discriminators import FrameDiscriminator, IdentityDiscriminator, SyncDiscriminator, spectral_normed
 from ..train.ddp import frozen, raw
-from .common import flat, warmup_l1_step
+from .common import ema_copy, ema_update, flat, warmup_l1_step
 from .configs import Speech2VideoConfig
 from .report import grid_figure
 
@@ -16,10 +16,15 @@ class Speech2VideoTask:
     def __init__(self, cfg: Speech2VideoConfig, teacher):
         self.cfg, self.teacher = cfg, teacher
         m = cfg.model
-        self.nets = {"G": Composer(m), "D_id": IdentityDiscriminator(m.teacher_channels, cfg.d_ch),
-                     "D_fr": FrameDiscriminator(cfg.d_ch), "D_sync": SyncDiscriminator(m.c_dim, cfg.d_ch)}
+        d = {"D_id": IdentityDiscriminator(m.teacher_channels, cfg.d_ch), "D_fr": FrameDiscriminator(cfg.d_ch),
+             "D_sync": SyncDiscriminator(m.c_dim, cfg.d_ch)}
+        if cfg.d_spectral_norm:
+            d = {k: spectral_normed(v) for k, v in d.items()}
+        self.nets = {"G": Composer(m), **d}
         lrs = {"G": cfg.lr_g, "D_id": cfg.lr_d_id, "D_fr": cfg.lr_d_fr, "D_sync": cfg.lr_d_sync}
         self.optims = {k: torch.optim.RMSprop(self.nets[k].parameters(), lr=lr) for k, lr in lrs.items()}
+        if cfg.g_ema:
+            self.nets["G_ema"] = ema_copy(self.nets["G"])
 
     def warmup_step(self, batch, ctx):
         with ctx.autocast():
@@ -67,12 +72,14 @@ class Speech2VideoTask:
         self.optims["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optims["G"].step()
-        return {"loss_G": loss_g.item(), "adv_id": adv_id.item(), "adv_fr": adv_fr.item(),
-                "adv_sync": adv_sync.item(), "sim_l1": sim.item(), "grad": grad.item(),
-                "loss_D_id": loss_d_id.item(), "loss_D_fr": loss_d_fr.item(), "loss_D_sync": loss_d_sync.item(),
-                "l1_full": (fake.detach() - real).abs().mean().item()}
+        if cfg.g_ema:
+            ema_update(n["G_ema"], raw(n["G"]), cfg.g_ema, ctx.step - cfg.warmup_steps + 1)
+        logs = {"loss_G": loss_g, "adv_id": adv_id, "adv_fr": adv_fr, "adv_sync": adv_sync, "sim_l1": sim,
+                "grad": grad, "loss_D_id": loss_d_id, "loss_D_fr": loss_d_fr, "loss_D_sync": loss_d_sync,
+                "l1_full": (fake - real).abs().mean()}
+        return {k: v.detach() for k, v in logs.items()}   # tensors: read by the loop at log steps only
 
     @torch.no_grad()
     def sample_figure(self, batch):
-        fake, _ = self.nets["G"](batch["c"], batch["nu"], batch["mu"], aligned=False)
+        fake, _ = self.nets["G_ema" if self.cfg.g_ema else "G"](batch["c"], batch["nu"], batch["mu"], aligned=False)
         return grid_figure(batch["frames"], fake, "speech2video: real (top) / generated from speech (bottom)")

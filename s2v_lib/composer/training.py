@@ -63,7 +63,7 @@ def _run_dir_name(name: str, feature_source: str = "student", tag: str = "", see
 def train_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,
                 force_retrain=False, feature_source="student", steps=None, tag="", progress=True,
                 dataset="synthetic", data_root="", require_done=False, voice_steps=None, loop_overrides=None,
-                warmup=None, **overrides) -> TrainedModel:
+                warmup=None, weights="ema", **overrides) -> TrainedModel:
     """Train (or resume, or load when finished) one of MODELS. Logs to results/<profile>/train_<run>.csv,
     the final sample grid to figures/<profile>/samples_<run>.png, the checkpoint to the cache.
 
@@ -71,7 +71,11 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
     (default WARMUP[scale], or 0 when steps is given).
     feature_source (speech2video): where nu, mu come from at training time, "student" (default; what
     the composer sees at test time) or "teacher" (the teachers' targets). tag names a side run.
-    overrides: config fields (e.g. ch=16, w_sim=...); loop_overrides: LoopConfig fields (batch_clips=...)."""
+    overrides: config fields (e.g. ch=16, w_sim=...); loop_overrides: LoopConfig fields (batch_clips=...).
+    weights: "ema" (the generator's moving average when the config keeps one, g_ema > 0) or "raw"
+    (the last step's weights: the ablation without EMA, from the same run)."""
+    if weights not in ("ema", "raw"):
+        raise UserError(f"weights must be 'ema' or 'raw', not {weights!r}")
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; choose one of {MODELS}")
     if feature_source not in FEATURE_SOURCES:
@@ -124,8 +128,9 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
     hist = train(task, sampler, cfg.loop, ckpt, device=device, log_path=results_dir(profile.name) / f"train_{run}.csv",
                  grid_path=figures_dir(profile.name) / f"samples_{run}.png", sample_batch=grid_batch,
                  force_retrain=force_retrain, progress=progress, desc=run, require_done=require_done)
-    return TrainedModel(name, profile.name, cfg, task.nets["G"].eval(), hist, voice,
-                        {"run": run, "checkpoint": str(ckpt.path), "ckpt_hash": ckpt.hash})
+    net = task.nets["G_ema" if "G_ema" in task.nets and weights == "ema" else "G"]
+    return TrainedModel(name, profile.name, cfg, net.eval(), hist, voice,
+                        {"run": run, "checkpoint": str(ckpt.path), "ckpt_hash": ckpt.hash, "weights": weights})
 
 
 def load_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,

@@ -33,12 +33,24 @@ class ComposerConfig:
     id_ch: int = 32                       # identity branch width
     c_context: int = 0                    # extra c frames each side (paper: 0, c_t alone)
     output: str = "linear"                # "linear": 0.5 + x in training, clamped to [0, 1] in eval; or "sigmoid"
+    upsample: str = "transposed"          # the paper's transposed convs; "resize_conv": nearest x2 + 3x3 conv
 
 
-def up_block(cin: int, cout: int) -> nn.Sequential:
+def upsample_x2(cin: int, cout: int, how: str) -> nn.Module:
+    """x2 upsampling. "transposed" (Fig. 2): a 4x4 stride-2 transposed conv, whose uneven kernel overlap
+    paints a checkerboard (Odena et al., Distill 2016). "resize_conv" (their fix; a named departure):
+    nearest-neighbour x2, then a 3x3 conv, which every output pixel sees evenly."""
+    if how == "transposed":
+        return nn.ConvTranspose2d(cin, cout, 4, 2, 1)
+    if how == "resize_conv":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1))
+    raise ValueError(f"upsample must be 'transposed' or 'resize_conv', not {how!r}")
+
+
+def up_block(cin: int, cout: int, upsample: str = "transposed") -> nn.Sequential:
     """Transposed conv (x2) + two 1x1 convs (Fig. 2's (+) block)."""
     return nn.Sequential(
-        nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.GroupNorm(min(8, cout // 2), cout), nn.LeakyReLU(0.2, inplace=True),
+        upsample_x2(cin, cout, upsample), nn.GroupNorm(min(8, cout // 2), cout), nn.LeakyReLU(0.2, inplace=True),
         nn.Conv2d(cout, cout, 1), nn.LeakyReLU(0.2, inplace=True),
         nn.Conv2d(cout, cout, 1), nn.LeakyReLU(0.2, inplace=True))
 
@@ -53,7 +65,7 @@ class IdentityBranch(nn.Module):
         self.fc = nn.Linear(cfg.nu_dim, 2 * c * s0 * s0)
         widths = [2 * c, c, c // 2, c // 4]
         self.ups = nn.ModuleList(
-            nn.Sequential(nn.ConvTranspose2d(widths[i], widths[i + 1], 4, 2, 1), nn.GroupNorm(2, widths[i + 1]),
+            nn.Sequential(upsample_x2(widths[i], widths[i + 1], cfg.upsample), nn.GroupNorm(2, widths[i + 1]),
                           nn.LeakyReLU(0.2, inplace=True)) for i in range(3))
         self.align = nn.ModuleList(nn.Conv2d(widths[i + 1], t, 1) for i, t in enumerate(cfg.teacher_channels))
         self.widths = widths[1:]
@@ -80,11 +92,12 @@ class Composer(nn.Module):
         c_in = cfg.c_dim * (2 * cfg.c_context + 1) + cfg.mu_dim
         self.fc = nn.Sequential(nn.Linear(c_in, 2 * ch * s0 * s0), nn.LeakyReLU(0.2, inplace=True))
         iw = self.identity.widths
-        self.up1 = up_block(2 * ch, 2 * ch)                    # S/16 -> S/8
-        self.up2 = up_block(2 * ch + iw[0], ch)                # (+) S/8  -> S/4
-        self.up3 = up_block(ch + iw[1], ch // 2)               # (+) S/4  -> S/2
+        u = cfg.upsample
+        self.up1 = up_block(2 * ch, 2 * ch, u)                 # S/16 -> S/8
+        self.up2 = up_block(2 * ch + iw[0], ch, u)             # (+) S/8  -> S/4
+        self.up3 = up_block(ch + iw[1], ch // 2, u)            # (+) S/4  -> S/2
         self.up4 = nn.Sequential(                              # (+) S/2  -> S, the last 1x1 gives RGB
-            nn.ConvTranspose2d(ch // 2 + iw[2], ch // 4, 4, 2, 1), nn.GroupNorm(min(8, ch // 4), ch // 4),
+            upsample_x2(ch // 2 + iw[2], ch // 4, u), nn.GroupNorm(min(8, ch // 4), ch // 4),
             nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(ch // 4, ch // 4, 1), nn.LeakyReLU(0.2, inplace=True))
         self.to_rgb = nn.Conv2d(ch // 4, 3, 1)
 

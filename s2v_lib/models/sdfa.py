@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from . import fp32_rnn
+from .deterministic import AdaptiveAvgPool2d
 from .discriminators import down
 
 WINDOW = 3200   # 0.2 s at 16 kHz, centred on the frame
@@ -29,22 +30,53 @@ class SDFAConfig:
     noise_dim: int = 10
     noise_std: float = 0.33
     id_from_vector: int = 0        # > 0: S2F+SDFA, the size of the face-feature vector; no skips
+    audio_norm: bool = True        # SDFA's normalised audio encoder (False: the raw-amplitude one we had)
 
 
 class RawAudioEncoder(nn.Module):
-    """(N, 3200) raw samples -> (N, out_dim): strided 1-d convs, then a linear layer."""
+    """(N, 3200) raw samples -> (N, out_dim): strided 1-d convs, then a linear layer.
 
-    def __init__(self, out_dim: int = 128, ch: int = 32):
+    norm=True is SDFA's published encoder shape (a normalisation after every conv, tanh on the code;
+    GroupNorm where SDFA has BatchNorm, so no score depends on the rest of the batch). Without it the
+    encoder sees raw amplitudes and, on our budgets, barely learns (notebook 04's SDFA ablation)."""
+
+    def __init__(self, out_dim: int = 128, ch: int = 32, norm: bool = False):
         super().__init__()
+
+        def block(cin, cout, k, s, p):
+            layers = [nn.Conv1d(cin, cout, k, s, p)]
+            if norm:
+                layers.append(nn.GroupNorm(min(8, cout // 4), cout))
+            return layers + [nn.LeakyReLU(0.2, inplace=True)]
+
         self.net = nn.Sequential(
-            nn.Conv1d(1, ch, 64, 16, 24), nn.LeakyReLU(0.2, inplace=True),          # 3200 -> 200
-            nn.Conv1d(ch, 2 * ch, 8, 4, 2), nn.LeakyReLU(0.2, inplace=True),        # -> 50
-            nn.Conv1d(2 * ch, 4 * ch, 8, 4, 2), nn.LeakyReLU(0.2, inplace=True),    # -> 12
-            nn.Conv1d(4 * ch, 4 * ch, 4, 4), nn.LeakyReLU(0.2, inplace=True),       # -> 3
-            nn.Flatten(), nn.Linear(4 * ch * 3, out_dim))
+            *block(1, ch, 64, 16, 24),                # 3200 -> 200
+            *block(ch, 2 * ch, 8, 4, 2),              # -> 50
+            *block(2 * ch, 4 * ch, 8, 4, 2),          # -> 12
+            *block(4 * ch, 4 * ch, 4, 4, 0),          # -> 3
+            nn.Flatten(), nn.Linear(4 * ch * 3, out_dim), *([nn.Tanh()] if norm else []))
 
     def forward(self, x):
         return self.net(x[:, None].float())
+
+
+class SDFASyncDiscriminator(nn.Module):
+    """SDFA's synchronisation discriminator: the 0.2 s audio window around a chunk's centre frame and
+    the mouth (lower) half of the chunk's frames -> one logit: in sync or not. Two encoders; the score
+    is a linear function of the Euclidean distance between their embeddings (as SDFA describes it)."""
+
+    def __init__(self, frames: int, ch: int = 32, dim: int = 128):
+        super().__init__()
+        self.video = nn.Sequential(down(3 * frames, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
+                                   AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, dim))
+        self.audio = RawAudioEncoder(dim, norm=True)
+        self.out = nn.Linear(1, 1)
+
+    def forward(self, frames, audio_window):
+        """frames (B, T, 3, S, S) in [0, 1], audio_window (B, 3200) -> logits (B, 1)."""
+        mouth = frames[..., frames.shape[-2] // 2:, :].flatten(1, 2)          # (B, 3T, S/2, S)
+        dist = (self.video(mouth) - self.audio(audio_window)).float().norm(dim=-1, keepdim=True)
+        return self.out(dist)
 
 
 def up(cin: int, cout: int) -> nn.Sequential:
@@ -66,7 +98,7 @@ class SDFAGenerator(nn.Module):
         else:
             self.id_fc = nn.Sequential(nn.Linear(cfg.id_from_vector, cfg.id_dim), nn.LeakyReLU(0.2),
                                        nn.Linear(cfg.id_dim, cfg.id_dim))
-        self.audio = RawAudioEncoder(cfg.audio_dim)
+        self.audio = RawAudioEncoder(cfg.audio_dim, norm=cfg.audio_norm)
         self.audio_gru = nn.GRU(cfg.audio_dim, cfg.audio_dim, batch_first=True)
         self.noise_gru = nn.GRU(cfg.noise_dim, cfg.noise_dim, batch_first=True)
         z = cfg.id_dim + cfg.audio_dim + cfg.noise_dim

@@ -19,6 +19,8 @@ class LoopConfig:
     batch_clips: int = 8          # global batch: clips per step (split across DDP ranks)
     window: int = 8               # consecutive frames per clip
     voice_crop_s: float = 0.0     # > 0: also a random crop of this many seconds of the clip's speech
+    audio_negatives: bool = False  # also the 0.2 s audio windows around the window's centre frame, in
+                                   # sync ("audio_sync") and 3..10 frames away ("audio_shift"): SDFA's D_sync
     log_every: int = 10
     sample_every: int = 0         # 0: one grid at the end only
     ckpt_every: int = 100
@@ -54,6 +56,11 @@ def audio_window_array(audio: np.ndarray, start: int, n: int) -> np.ndarray:
     return padded[np.clip(idx, 0, len(padded) - 1)]
 
 
+def _sync_shift(rng) -> int:
+    """A synchronisation negative's offset: 3..10 frames, either direction."""
+    return int(rng.integers(3, 11)) * (1 if rng.random() < 0.5 else -1)
+
+
 class WindowSampler:
     """Global batch for step s: batch_clips random (clip, start) windows drawn from rng(seed, s)."""
 
@@ -69,10 +76,16 @@ class WindowSampler:
         item = {"frames": frames[idx], "still": frames[0], "audio": audio_window_array(audio, start, w)}
         if "c" in clip:
             # D_sync's negative: the same frames paired with c from 3..10 frames away, same clip
-            shift = int(rng.integers(3, 11)) * (1 if rng.random() < 0.5 else -1)
+            shift = _sync_shift(rng)
             sidx = np.clip(idx + shift, 0, t_all - 1)
             sidx = np.where(sidx == idx, np.clip(idx - shift, 0, t_all - 1), sidx)
             item["c"], item["c_shift"] = clip["c"][idx], clip["c"][sidx]
+        if cfg.audio_negatives:
+            centre, shift = int(idx[w // 2]), _sync_shift(rng)
+            shifted = centre + shift if 0 <= centre + shift < t_all else centre - shift   # near an end: the other way
+            shifted = int(np.clip(shifted, 0, t_all - 1))
+            item["audio_sync"] = audio_window_array(audio, centre, 1)[0]
+            item["audio_shift"] = audio_window_array(audio, shifted, 1)[0]
         if cfg.voice_crop_s > 0:
             n = int(cfg.voice_crop_s * 16000)
             s0 = int(rng.integers(0, max(1, len(audio) - n + 1)))
