@@ -24,12 +24,18 @@ ABLATIONS = (
              {"weights": "raw"}),
     Ablation("speech2video, paper training", "speech2video", "no EMA, no spectral norm in D (the paper's procedure)",
              {"g_ema": 0.0, "d_spectral_norm": False}, "paper"),
+    Ablation("SDFA, raw weights", "sdfa", "no generator EMA: the last step's weights of the default run",
+             {"weights": "raw"}),
+    Ablation("S2F+SDFA, as SDFA", "s2f_sdfa", "mouth-half L1, no spectral norm, no EMA (SDFA's settings unchanged)",
+             {"l1_half": "lower", "d_spectral_norm": False, "g_ema": 0.0}, "sdfa_settings"),
+)
+# Measured only on request (train_ablation(ab, ...)): each costs a full composer run, and the default cpu
+# chain has no room for them (docs/design.md §10.13).
+OPTIONAL_ABLATIONS = (
     Ablation("speech2video + resize-conv", "speech2video", "nearest x2 + 3x3 conv instead of transposed convs",
              {"upsample": "resize_conv"}, "resizeconv"),
     Ablation("SDFA, two discriminators", "sdfa", "no synchronisation D, raw-amplitude audio encoder (our first reading)",
              {"sync_discriminator": False, "audio_norm": False}, "twod"),
-    Ablation("S2F+SDFA, as SDFA", "s2f_sdfa", "mouth-half L1, no spectral norm, no EMA (SDFA's settings unchanged)",
-             {"l1_half": "lower", "d_spectral_norm": False, "g_ema": 0.0}, "sdfa_settings"),
 )
 
 
