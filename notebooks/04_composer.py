@@ -60,7 +60,7 @@
 #   by the moving average of its weights (`g_ema`), and the discriminators are spectrally normalised
 #   (`d_spectral_norm`): without it $D_{ID}$ tells the teacher's maps from the inflated ones almost
 #   perfectly from the first adversarial steps. The architecture (transposed convolutions) is the
-#   paper's; resize-convolution upsampling is measured as its own row.
+#   paper's; resize-convolution upsampling is an optional row (`OPTIONAL_ABLATIONS`, a full run each).
 #
 # **Baselines**, trained here on the same clips (their official weights are unreachable):
 # * **SDFA** (Vougioukas et al., IJCV 2019) as published: a still image + raw speech. Image encoder
