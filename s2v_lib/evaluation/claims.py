@@ -98,7 +98,7 @@ def stability(verdict: str, per_seed: list[str]) -> str:
 
 def _missing(row: dict, why: str = "missing method") -> dict:
     return {**row, "measured": np.nan, "lo": np.nan, "hi": np.nan, "criterion": why, "verdict": "inconclusive",
-            "n": 0, "seeds": "", "per_seed": "", "stable": "one seed"}
+            "n": 0, "seeds": "", "per_seed": "", "stable": "–"}
 
 
 def check_claim(claim: Claim, per_clip: pd.DataFrame, unseen: dict | None = None, n_boot: int = 1000) -> dict:
