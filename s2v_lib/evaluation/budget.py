@@ -67,7 +67,7 @@ def train_budget(plan, profile, data, features, teacher, device="cpu", force_ret
             dict(steps=run.steps, warmup=run.warmup, tag=run.tag)
         out[run] = train_model(run.model, profile, data, features if run.model == "speech2video" else None,
                                teacher if run.model != "sdfa" else None, device=device, seed=run.seed,
-                               force_retrain=force_retrain, progress=False, **budget, **train_kw)
+                               force_retrain=force_retrain, progress=progress, **budget, **train_kw)
     return out
 
 
