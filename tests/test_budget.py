@@ -126,3 +126,37 @@ def test_tables_claims_summary_and_figure(study, tmp_path, monkeypatch):
     paths = R.write_budget("smoke", table, claims, md)
     back = pd.read_csv(paths["budget_scaling.csv"])
     assert len(back) == len(table) and (tmp_path / "smoke" / "budget_claims.csv").exists()
+
+
+def test_load_models_takes_every_finished_cached_seed(tmp_cache, monkeypatch):
+    """Table 1's models: notebook 04's seed, speech2video's trained seeds, and every further seed of every
+    method whose finished checkpoint is in the cache (a run folder with an unfinished or stale one is skipped)."""
+    import s2v_lib.composer.training as stage
+    from s2v_lib.errors import UserError
+    from s2v_lib.evaluation.methods import cached_seeds, load_models
+    from s2v_lib.paths import checkpoint_dir
+    profile = get_profile("smoke")
+    root = checkpoint_dir("smoke")
+    for run in ("speech2video", "speech2video_seed1", "speech2video_seed4", "speech2video_budget_x2_seed3",
+                "speech2video_teacher_seed2", "sdfa", "sdfa_seed1", "sdfa_seed2", "s2f_sdfa", "s2f_voice_seed1"):
+        (root / run).mkdir(parents=True)
+    assert cached_seeds(profile, "speech2video") == [0, 1, 4]      # budget and teacher-feature runs are not Table 1's
+    assert cached_seeds(profile, "sdfa") == [0, 1, 2] and cached_seeds(profile, "s2f_sdfa") == [0]
+    finished = {("speech2video", 0), ("speech2video", 4), ("sdfa", 0), ("sdfa", 2), ("s2f_sdfa", 0)}
+    trained = []
+
+    def fake_load(name, profile, data=None, features=None, teacher=None, device="cpu", seed=0, **kw):
+        if (name, seed) not in finished:
+            raise UserError(f"no finished checkpoint for {name} seed {seed}")
+        return (name, seed)
+
+    def fake_train(name, profile, data=None, features=None, teacher=None, device="cpu", seed=0, **kw):
+        trained.append((name, seed))
+        return (name, seed)
+    monkeypatch.setattr(stage, "load_model", fake_load)
+    monkeypatch.setattr(stage, "train_model", fake_train)
+    models = load_models(profile, None, {}, None, seeds=[0, 1, 2])
+    assert trained == [("speech2video", 1), ("speech2video", 2)]
+    assert list(models["speech2video"]) == [0, 1, 2, 4]
+    assert list(models["sdfa"]) == [0, 2] and list(models["s2f_sdfa"]) == [0]     # sdfa_seed1 unfinished
+    assert list(load_models(profile, None, {}, None, seeds=[0], extra_seeds=False)["sdfa"]) == [0]
