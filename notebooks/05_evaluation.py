@@ -75,7 +75,7 @@ SEEDS = eval_seeds(profile, SEED)
 DATA_LABEL = dataset_label(DATASET)
 FIG_DIR, RES_DIR = figures_dir(profile.name), results_dir(profile.name)
 data = get_prepared(profile, DATASET, DATA_ROOT, seed=SEED)
-print(f"profile {profile.name} on {device}; data: {DATA_LABEL}; composer seeds {SEEDS}")
+print(f"profile {profile.name} on {device}; data: {DATA_LABEL}; speech2video seeds {SEEDS}")
 
 # %% [markdown]
 # ## The sync expert
@@ -110,7 +110,9 @@ for shift in (0, 4, 25):
 # %% [markdown]
 # ## The methods
 # The models come from notebook 04 (first seed) and the speech features from stage one (notebook 03,
-# cached); the further speech2video seeds are trained here when missing (one composer run each).
+# cached); the further speech2video seeds are trained here when missing (one composer run each), and
+# every method also takes every further seed whose finished checkpoint is in the cache (notebook 08's
+# x1 row trains seeds 0-2 of every method; without it the baselines have one model each).
 # SDFA animates the test clip's own first frame; SDFA(mismatch) the first frame of another test
 # speaker of the same sex (`results/<profile>/mismatch_pairs.csv`). DAVS (notebook 04b; Zhou et al.,
 # AAAI 2019) generates from the audio with the same still image as SDFA, DAVS(mismatch) with the
@@ -123,7 +125,7 @@ mismatch = mismatch_table(profile.name, data, SEED)
 gens = generators(models, data, features, mismatch)
 gens.update(table1_rows(profile, data, mismatch, device=device, seed=SEED,
                         word_labels="twin_words" if DATASET == "synthetic" else "sentence_id"))
-print({m: (sorted(g) if isinstance(g, dict) else "1 model") for m, g in gens.items()})
+print({m: (f"seeds {sorted(g)}" if isinstance(g, dict) else "1 model") for m, g in gens.items()})
 
 # %% [markdown]
 # ## Scoring every test clip
@@ -131,7 +133,7 @@ print({m: (sorted(g) if isinstance(g, dict) else "1 model") for m, g in gens.ite
 # %%
 per_clip = score_methods(gens, ctx, test_ids)
 table = table1(per_clip)
-write_table1(table, per_clip, profile.name, DATA_LABEL, SEEDS)
+write_table1(table, per_clip, profile.name, DATA_LABEL)
 display(Markdown((RES_DIR / "table1.md").read_text()))
 
 # %% [markdown]
@@ -155,8 +157,10 @@ _ = save_png_pdf(fig, FIG_DIR / "fig3")
 # %% [markdown]
 # ## The paper's claims, tested
 # One row per claim of `docs/design.md` §8 that this notebook can test: the measured difference (or
-# value), its 95% paired-bootstrap interval and a verdict computed from them. Claim 4 (unseen
-# voices) is filled in by notebook 06.
+# value), its 95% paired interval (hierarchical over seeds and clips when a method has several seeds)
+# and the pooled verdict computed from them; beside it the verdict of each seed alone (seed i against
+# seed i, or each seed against a single model) and whether all of them agree with the pooled one
+# (`stable`). Claim 4 (unseen voices) is filled in by notebook 06.
 
 # %%
 claims = write_claims(profile.name, DATA_LABEL, per_clip, with_unseen=False)   # claim 4: notebook 06

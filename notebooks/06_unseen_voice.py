@@ -77,7 +77,7 @@ print(f"profile {profile.name}; {unseen['actor'].nunique()} unseen actors, {len(
 # %%
 ctx = build_context(profile, data, device, seed=SEED, with_sync=False)
 features = speech_stage(profile, data, ctx.identity_teacher, ctx.emotion_teacher, device, progress=False)["clips"]
-models = load_models(profile, data, features, ctx.identity_teacher, device, [SEED])
+models = load_models(profile, data, features, ctx.identity_teacher, device, [SEED], extra_seeds=False)
 gens = generators(models, data, features, mismatch=None, ground_truth=False)
 speech2video = gens["speech2video"][SEED]
 
@@ -97,7 +97,7 @@ _ = save_png_pdf(fig, FIG_DIR / "fig4")
 
 # %%
 probes = fit_demographic_probes(ctx.identity_teacher, data, seed=SEED)
-study, summary = unseen_voice_study(ctx, {"speech2video": speech2video, "S2F+SDFA": gens["S2F+SDFA"]}, probes)
+study, summary = unseen_voice_study(ctx, {"speech2video": speech2video, "S2F+SDFA": gens["S2F+SDFA"][SEED]}, probes)
 write_unseen(profile.name, study, summary)
 display(unseen_agreement_frame(summary).round(3))
 # how varied the generated faces are: distance between different unseen actors' faces, over their real faces'
@@ -147,6 +147,6 @@ assert set(study["method"]) == {"real", "speech2video", "S2F+SDFA"}
 from s2v_lib.widgets import DemoPanel, face_readout
 
 if INTERACTIVE:
-    demo_models = {"speech2video": speech2video, "SDFA (own still)": gens["SDFA"], "S2F+SDFA": gens["S2F+SDFA"]}
+    demo_models = {"speech2video": speech2video, "SDFA (own still)": gens["SDFA"][SEED], "S2F+SDFA": gens["S2F+SDFA"][SEED]}
     panel = DemoPanel(data, demo_models, readout=face_readout(ctx, probes))
     display(panel.widget)

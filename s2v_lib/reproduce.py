@@ -23,6 +23,8 @@ from .paths import REPO_ROOT, ensure_dir, notebooks_dir, results_dir
 PACKAGES = ("torch", "torchvision", "torchaudio", "numpy", "scipy", "pandas", "scikit-image", "scikit-learn",
             "av", "soundfile", "espeakng-loader", "papermill", "nbval", "seaborn", "matplotlib", "ipywidgets")
 MAX_OUTPUT_BYTES = 150_000   # larger outputs (inline videos) are dropped from committed notebooks
+# studies outside the default chain (hours at the cpu profile): run only when named, `--only 08`
+OPTIONAL_NOTEBOOKS = ("08",)
 
 
 def notebook_key(name: str, flag: str = "notebook") -> str:
@@ -36,12 +38,14 @@ def notebook_key(name: str, flag: str = "notebook") -> str:
 
 
 def list_notebooks(only=None, start=None, folder=None) -> list[Path]:
-    """notebooks/0*.ipynb in order (04_composer < 04b_davs < 05_evaluation); every bad --only/--from is
-    refused before anything runs."""
+    """notebooks/0*.ipynb in order (04_composer < 04b_davs < 05_evaluation), without OPTIONAL_NOTEBOOKS
+    unless --only names one; every bad --only/--from is refused before anything runs."""
     folder = Path(folder or notebooks_dir())
     nbs = sorted(folder.glob("0*.ipynb"))
     if only is not None and start is not None:
         raise UserError("--only and --from together: give one (--only NN runs one notebook, --from NN runs NN and after)")
+    if only is None:
+        nbs = [p for p in nbs if notebook_key(p.name) not in OPTIONAL_NOTEBOOKS]
     if only is not None:
         key = notebook_key(only, "--only")
         nbs = [p for p in nbs if notebook_key(p.name) == key]
@@ -53,8 +57,9 @@ def list_notebooks(only=None, start=None, folder=None) -> list[Path]:
         nbs = [p for p in nbs if notebook_key(p.name) >= key]
         if not nbs:
             raise UserError(f"--from {start} is past the last notebook ({last}) in {folder}; "
-                            "give a number from the list, e.g. --from 01")
-    return nbs
+                            "give a number from the list, e.g. --from 01"
+                            + (f" (notebook {key} is not part of the chain: run it with --only {key})"
+                               if key in OPTIONAL_NOTEBOOKS else ""))
     return nbs
 
 

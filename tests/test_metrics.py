@@ -226,6 +226,49 @@ def test_claims_verdicts_come_from_the_numbers(per_clip):
     assert c4["verdict"] == "holds" and c4["n"] == 12
 
 
+def seeded_per_clip(s2v_seed_shift=(0.0, 0.0, 0.0), n_clips=60):
+    """Synthetic per-clip SSIM/identity of SDFA and speech2video (seeds 0-2 each) and S2F+SDFA (one
+    model): a shared clip effect, SDFA 0.05 above speech2video, per-seed shifts of speech2video."""
+    rng = np.random.default_rng(0)
+    clip = rng.normal(0.6, 0.1, n_clips)
+    rows = []
+    for method, seeds, level in (("SDFA", (0, 1, 2), 0.05), ("speech2video", (0, 1, 2), 0.0),
+                                 ("S2F+SDFA", (0,), -0.1)):
+        for s in seeds:
+            shift = s2v_seed_shift[s] if method == "speech2video" else 0.0
+            v = clip + level + shift + rng.normal(0, 0.01, n_clips)
+            rows += [{"method": method, "seed": s, "clip_id": f"c{i:03d}", "actor": f"a{i % 6}", "emotion": "NEU",
+                      "ssim": v[i], "identity_top1": float(rng.random() < 0.8)} for i in range(n_clips)]
+    return pd.DataFrame(rows)
+
+
+def test_verdicts_over_seeds_pooled_per_seed_and_stable():
+    per_clip = seeded_per_clip()
+    by = C.claims_table(per_clip, None, "toy").set_index("statement")
+    r = by.loc["SDFA > speech2video on SSIM"]
+    assert r["verdict"] == "holds" and r["stable"] == "yes" and r["seeds"] == "a 0,1,2; b 0,1,2"
+    assert r["per_seed"] == "0/0 holds; 1/1 holds; 2/2 holds"       # seed i against seed i
+    assert "hierarchical" in r["criterion"]
+    r = by.loc["speech2video > S2F+SDFA on SSIM"]                     # each seed against the single model
+    assert r["per_seed"] == "0/0 holds; 1/0 holds; 2/0 holds" and r["stable"] == "yes"
+    r = by.loc["observed speakers: identity recollected from speech (top-1 above chance)"]
+    assert r["per_seed"].startswith("0 ") and r["stable"] in ("yes", "no")
+    # seed 2 of speech2video overtakes SDFA: its own verdict flips, the pooled one cannot count as stable
+    flipped = C.claims_table(seeded_per_clip((0.0, 0.0, 0.1)), None, "toy").set_index("statement")
+    r = flipped.loc["SDFA > speech2video on SSIM"]
+    assert "2/2 does not hold" in r["per_seed"] and r["stable"] == "no"
+    # the pooled interval holds the seed spread: it is wider than the clip interval of seed-averaged values
+    t = T.table1(flipped_pc := seeded_per_clip((0.0, 0.0, 0.1)), n_boot=300).set_index("method")
+    from s2v_lib.stats import bootstrap_ci
+    _, lo1, hi1 = bootstrap_ci(T.seed_means(flipped_pc, "speech2video")["ssim"], n=300)
+    assert t.loc["speech2video", "ssim_hi"] - t.loc["speech2video", "ssim_lo"] > 2 * (hi1 - lo1)
+    # one seed: exactly the clip bootstrap
+    one = flipped_pc[flipped_pc["method"] == "S2F+SDFA"].sort_values("clip_id")["ssim"]
+    assert (t.loc["S2F+SDFA", "ssim"], t.loc["S2F+SDFA", "ssim_lo"], t.loc["S2F+SDFA", "ssim_hi"]) == \
+        bootstrap_ci(one, n=300)
+    assert t.loc["S2F+SDFA", "n_seeds"] == 1 and t.loc["speech2video", "seeds"] == "0 1 2"
+
+
 def test_equivalence_and_chance_rules():
     assert C._verdict_equivalent(-0.01, 0.01, 0.02) == "holds"
     assert C._verdict_equivalent(0.03, 0.05, 0.02) == "does not hold"
@@ -241,13 +284,15 @@ def test_written_results(per_clip, tmp_path, monkeypatch):
     for module in (T, C):
         monkeypatch.setattr(module, "results_dir", lambda p: tmp_path / p)
     t = T.table1(per_clip, n_boot=100)
-    paths = T.write_table1(t, per_clip, "smoke", T.dataset_label("synthetic"), [0, 1])
+    paths = T.write_table1(t, per_clip, "smoke", T.dataset_label("synthetic"))
     csv = pd.read_csv(paths["table1.csv"])
     assert csv["method"].tolist() == ["speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "ground_truth"]
     md = paths["table1.md"].read_text()
     assert "CREMA-D twin (synthetic; not the paper's data)" in md and "profile `smoke`" in md
     assert "SSIM CREMA-D" in md and "0.7050" in md and "data_range=255" in md   # the paper's numbers, labelled
     assert "| CPBD | HF ratio |" in md and "half Nyquist" in md and {"cpbd", "hf_ratio_lo"} <= set(csv.columns)
+    assert "Seeds (trained models) per row: speech2video 0, 1; SDFA 0; S2F+SDFA 0; SDFA(mismatch) 0; a row" in md
+    assert "hierarchical bootstrap over seeds and test clips" in md
     import matplotlib
     matplotlib.use("Agg")
     from s2v_lib.evaluation.plots import table1_plot
@@ -256,6 +301,7 @@ def test_written_results(per_clip, tmp_path, monkeypatch):
     assert len(claims) == len(C.paper_claims())
     text = (tmp_path / "smoke" / "claims.md").read_text()
     assert text.count("| 1 |") == 12 and "**holds**" in text
+    assert "| per-seed verdicts (a/b) | stable |" in text and "0/0 holds; 0/1 holds" in text   # SDFA > speech2video
     assert "~" not in text.replace("\\~", ""), "a bare '~' renders as Markdown strikethrough"
 
 

@@ -31,6 +31,20 @@ def test_list_notebooks_order_and_filters(tmp_path):
         reproduce.list_notebooks(only="07", folder=tmp_path)
 
 
+def test_budget_scaling_notebook_runs_only_when_named(tmp_path):
+    """08 (budget scaling, hours at cpu) is not part of the default chain nor of --from; --only 08 runs it."""
+    for name in ("01_a", "07_g", "08_budget_scaling"):
+        _notebook(tmp_path / f"{name}.ipynb", ["1"])
+    names = lambda nbs: [p.name for p in nbs]
+    assert names(reproduce.list_notebooks(folder=tmp_path)) == ["01_a.ipynb", "07_g.ipynb"]
+    assert names(reproduce.list_notebooks(start="07", folder=tmp_path)) == ["07_g.ipynb"]
+    assert names(reproduce.list_notebooks(only="08", folder=tmp_path)) == ["08_budget_scaling.ipynb"]
+    with pytest.raises(UserError, match="--only 08"):
+        reproduce.list_notebooks(start="08", folder=tmp_path)
+    assert "08_budget_scaling.ipynb" not in names(reproduce.list_notebooks())
+    assert names(reproduce.list_notebooks(only="08")) == ["08_budget_scaling.ipynb"]   # the real one exists
+
+
 def test_failure_names_notebook_cell_and_error(tmp_path):
     _notebook(tmp_path / "01_ok.ipynb", ["x = 1"])
     _notebook(tmp_path / "02_bad.ipynb", ["y = 2", "raise ValueError('the twin is missing')"])

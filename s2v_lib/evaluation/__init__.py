@@ -18,6 +18,8 @@ Which file holds what:
     unseen.py        notebook 06: demographic probes, the unseen-voice study, the cluster bootstrap,
                      generated_spread_ratio
     methods.py       the methods under test: trained models -> generate_fn per method, mismatch pairs
+    budget.py        notebook 08: the budget-scaling runs (plan, training), their scoring cached per checkpoint
+    budget_report.py notebook 08: its table, claims per budget, summary (stable / flips) and figure
     examples.py      the clips Figures 3 and 4 show
     plots.py         Figure 3, Figure 4 and the plots of notebooks 05-06
 Frame metrics (SSIM, PSNR, teachers on generated faces) live in s2v_lib/metrics.py; the throughput

@@ -19,11 +19,15 @@ def pick_utterances(data, n: int = 2, split: str = "test", seed: int = 0) -> lis
 
 
 def figure3_examples(data, gens: dict, clip_ids, seed: int | None = None) -> list[dict]:
-    """Rows as in the paper's Figure 3: ground truth, SDFA, S2F+SDFA, speech2video (first seed); DAVS (the
-    study's fourth method) before speech2video when it is among the generators."""
+    """Rows as in the paper's Figure 3: ground truth, SDFA, S2F+SDFA, speech2video (each method's first
+    seed, or `seed`); DAVS (the study's fourth method) before speech2video when it is among the generators."""
     man = data.manifest.set_index("clip_id")
+
+    def one(method):
+        g = gens[method]
+        return g[seed if seed is not None and seed in g else min(g)] if isinstance(g, dict) else g
+    gens = {m: one(m) for m in gens}
     s2v = gens["speech2video"]
-    s2v = s2v[seed if seed is not None else min(s2v)] if isinstance(s2v, dict) else s2v
     out = []
     for cid in clip_ids:
         r = man.loc[cid]

@@ -1,7 +1,8 @@
 """The methods under test, as `generate_fn(clip_id) -> frames` per method: the trained models of
-notebook 04 (speech2video with one model per seed, SDFA, S2F+SDFA), SDFA given another speaker's
-still (SDFA(mismatch)), and the ground truth."""
+notebook 04 and every further seed in the cache ({seed: model} for speech2video, SDFA, S2F+SDFA),
+SDFA given another speaker's still (SDFA(mismatch), SDFA's seeds), and the ground truth."""
 import functools
+import re
 
 import pandas as pd
 
@@ -12,20 +13,45 @@ def eval_seeds(profile, seed: int) -> list[int]:
     return [seed] if profile.scale == "smoke" else [seed, seed + 1, seed + 2]
 
 
+def cached_seeds(profile, name: str) -> list[int]:
+    """Seeds with a run folder of model `name` (default budget, student features, no tag) in the
+    checkpoint cache: the candidates load_models tries (a folder may hold only an unfinished or stale
+    checkpoint; loading decides)."""
+    from ..paths import checkpoint_dir
+    root = checkpoint_dir(profile.name)
+    pattern = re.compile(rf"^{re.escape(name)}(?:_seed(\d+))?$")
+    found = [pattern.match(p.name) for p in root.iterdir()] if root.is_dir() else []
+    return sorted(int(m.group(1) or 0) for m in found if m)
+
+
 def load_models(profile, data, features, id_teacher, device: str = "cpu", seeds=(0,), force_retrain: bool = False,
-                progress: bool = True) -> dict:
-    """{"speech2video": {seed: TrainedModel}, "sdfa": TrainedModel, "s2f_sdfa": TrainedModel}, from
-    their upstream artifacts: the prepared data, stage one's per-clip features, the identity teacher.
+                progress: bool = True, extra_seeds: bool = True) -> dict:
+    """{"speech2video": {seed: TrainedModel}, "sdfa": {seed: ...}, "s2f_sdfa": {seed: ...}}, from their
+    upstream artifacts: the prepared data, stage one's per-clip features, the identity teacher.
 
     The first seed's models are the ones notebook 04 trained (loaded, never retrained here); speech2video
-    is trained for each further seed it lacks (one composer run each; force_retrain redoes those)."""
+    is trained for each further seed in `seeds` it lacks (one composer run each; force_retrain redoes
+    those). extra_seeds: every method also gets every further seed whose finished checkpoint is in the
+    cache (notebook 08 trains seeds 0-2 of every method); nothing else is trained for them."""
     from ..composer.training import load_model, train_model
-    s2v = {seeds[0]: load_model("speech2video", profile, data, features, id_teacher, device=device, seed=seeds[0])}
+    from ..errors import UserError
+    kw = {"speech2video": dict(features=features, teacher=id_teacher), "sdfa": {},
+          "s2f_sdfa": dict(teacher=id_teacher)}
+    out = {name: {seeds[0]: load_model(name, profile, data, device=device, seed=seeds[0], **kw[name])}
+           for name in kw}
     for s in seeds[1:]:
-        s2v[s] = train_model("speech2video", profile, data, features, id_teacher, device=device, seed=s,
-                             force_retrain=force_retrain, progress=progress)
-    return {"speech2video": s2v, "sdfa": load_model("sdfa", profile, data, device=device, seed=seeds[0]),
-            "s2f_sdfa": load_model("s2f_sdfa", profile, data, teacher=id_teacher, device=device, seed=seeds[0])}
+        out["speech2video"][s] = train_model("speech2video", profile, data, device=device, seed=s,
+                                             force_retrain=force_retrain, progress=progress, **kw["speech2video"])
+    for name in kw if extra_seeds else ():
+        for s in cached_seeds(profile, name):
+            if s in out[name]:
+                continue
+            try:
+                out[name][s] = load_model(name, profile, data, device=device, seed=s, **kw[name])
+            except UserError:          # unfinished, or trained under another configuration: not this table's
+                pass
+        out[name] = dict(sorted(out[name].items()))
+    return out
 
 
 def mismatch_table(profile_name: str, data, seed: int = 0) -> pd.DataFrame:
@@ -39,8 +65,9 @@ def mismatch_table(profile_name: str, data, seed: int = 0) -> pd.DataFrame:
 
 def generators(models: dict, data, features: dict, mismatch: pd.DataFrame | None = None,
                ground_truth: bool = True) -> dict:
-    """method -> generate_fn(clip_id) for Table 1 (speech2video: {seed: fn}). SDFA animates the clip's
-    own first frame; SDFA(mismatch) the first frame of another test speaker (mismatch table)."""
+    """method -> {seed: generate_fn(clip_id)} for Table 1 (models: load_models' {seed: model} per model).
+    SDFA animates the clip's own first frame; SDFA(mismatch) (SDFA's seeds) the first frame of another
+    test speaker (mismatch table)."""
     from ..generate import generate
 
     @functools.lru_cache(maxsize=4)
@@ -50,12 +77,21 @@ def generators(models: dict, data, features: dict, mismatch: pd.DataFrame | None
     def s2v(model):
         return lambda cid: generate(model, clip(cid)[1], features=features[cid])
 
+    def sdfa(model):
+        return lambda cid: generate(model, clip(cid)[1], still=clip(cid)[0][0])
+
+    def s2f(model):
+        return lambda cid: generate(model, clip(cid)[1])
+
     out = {"speech2video": {s: s2v(m) for s, m in models["speech2video"].items()},
-           "SDFA": lambda cid: generate(models["sdfa"], clip(cid)[1], still=clip(cid)[0][0]),
-           "S2F+SDFA": lambda cid: generate(models["s2f_sdfa"], clip(cid)[1])}
+           "SDFA": {s: sdfa(m) for s, m in models["sdfa"].items()},
+           "S2F+SDFA": {s: s2f(m) for s, m in models["s2f_sdfa"].items()}}
     if mismatch is not None:
         still_of = mismatch.set_index("clip_id")["still_clip_id"]
-        out["SDFA(mismatch)"] = lambda cid: generate(models["sdfa"], clip(cid)[1], still=clip(still_of[cid])[0][0])
+
+        def sdfa_mismatch(model):
+            return lambda cid: generate(model, clip(cid)[1], still=clip(still_of[cid])[0][0])
+        out["SDFA(mismatch)"] = {s: sdfa_mismatch(m) for s, m in models["sdfa"].items()}
     if ground_truth:
         out["ground_truth"] = lambda cid: clip(cid)[0]
     return out

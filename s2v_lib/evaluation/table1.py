@@ -1,16 +1,18 @@
 """Table 1: which methods (rows) and metrics (columns), the conventions stated in its caption, the
-bootstrap table (mean [95% CI] over test clips, seed spread beside it), and its markdown with the
-paper's published values beside ours.
+bootstrap table (mean [95% CI], seed spread beside it), and its markdown with the paper's published
+values beside ours.
 
-Multi-seed methods: each clip's value is first averaged over seeds, then the interval is a bootstrap
-over clips; the spread over seeds (sd of the per-seed means) is reported beside it.
+Intervals: a row with one seed (one trained model) gets the bootstrap over test clips; a row with
+several seeds the hierarchical bootstrap over seeds and test clips together (stats.py: seeds resampled,
+then clips, the same clips for every seed), so training variance is inside the interval. The spread
+over seeds (sd of the per-seed means) is reported beside it. With one seed both are the same numbers.
 """
 import numpy as np
 import pandas as pd
 
 from ..atomic import write_csv, write_text
 from ..paths import results_dir
-from ..stats import bootstrap_ci
+from ..stats import hierarchical_bootstrap_ci
 
 METHODS = ("speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "DAVS", "DAVS(mismatch)", "ground_truth")
 # the spec's seven metrics, then the share of clips whose syncnet offset is 0 (docs/design.md §7: "also report the
@@ -37,7 +39,10 @@ CONVENTIONS = ("SSIM: scikit-image structural_similarity on RGB uint8, data_rang
                "grayscale (ITU-R 601) frame, mean over 5 evenly spaced frames then clips; higher = sharper. HF ratio: "
                "energy of the grayscale frames' 2-D FFT above half Nyquist (radial frequency > 0.25 cycles/pixel), "
                "summed over frames, generated over real, mean over clips: 1 = real-like texture, below = blur, "
-               "above = noise / checkerboard (ground truth: 1 by construction). Intervals: 95% bootstrap over test clips (1000 resamples).")
+               "above = noise / checkerboard (ground truth: 1 by construction).")
+INTERVALS = ("Intervals (95%, 1000 resamples): rows with one seed, bootstrap over test clips; rows with several "
+             "seeds, hierarchical bootstrap over seeds and test clips together (seeds resampled with replacement, "
+             "then clips, the same clips for every seed), ± = sd of the per-seed means.")
 DATASET_LABELS = {"synthetic": "CREMA-D twin (synthetic; not the paper's data)", "crema-d": "CREMA-D (real)",
                   "voxceleb2": "VoxCeleb2 (real)"}
 
@@ -53,9 +58,21 @@ def seed_means(per_clip: pd.DataFrame, method: str, columns=METRICS) -> pd.DataF
     return sub.groupby("clip_id")[cols].mean()
 
 
+def seed_clip_matrix(per_clip: pd.DataFrame, method: str, metric: str) -> pd.DataFrame:
+    """(seeds x clips) of one method's metric: row = seed, columns = clip_id (sorted; NaN where a seed
+    lacks the clip). What the hierarchical bootstraps take."""
+    sub = per_clip[per_clip["method"] == method]
+    return sub.pivot(index="seed", columns="clip_id", values=metric).sort_index().sort_index(axis=1)
+
+
+def seeds_of(per_clip: pd.DataFrame, method: str) -> list[int]:
+    return sorted(int(s) for s in per_clip.loc[per_clip["method"] == method, "seed"].unique())
+
+
 def table1(per_clip: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per method (METHODS order): each metric's mean, _lo, _hi (NaN where not applicable:
-    ground_truth has sync, cpbd and hf_ratio only), then n_clips, n_seeds, seeds and the seed spread <metric>_seed_sd."""
+    ground_truth has sync, cpbd and hf_ratio only), then n_clips, n_seeds, seeds and the seed spread <metric>_seed_sd.
+    Intervals: hierarchical bootstrap over seeds and clips (the clip bootstrap when a row has one seed)."""
     rows = []
     for method in METHODS:
         sub = per_clip[per_clip["method"] == method]
@@ -66,7 +83,8 @@ def table1(per_clip: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Data
         row = {"method": method}
         for m in METRICS:
             applicable = m in per and per[m].notna().any() and (method != "ground_truth" or m in GROUND_TRUTH)
-            mean, lo, hi = bootstrap_ci(per[m].dropna(), n=n_boot, seed=seed) if applicable else (np.nan,) * 3
+            mean, lo, hi = hierarchical_bootstrap_ci(seed_clip_matrix(per_clip, method, m).to_numpy(), n=n_boot,
+                                                     seed=seed) if applicable else (np.nan,) * 3
             row.update({m: mean, f"{m}_lo": lo, f"{m}_hi": hi})
         row.update(n_clips=len(per), n_seeds=len(seeds), seeds=" ".join(map(str, seeds)))
         for m in METRICS:
@@ -95,15 +113,20 @@ def _fmt(v, lo=None, hi=None, sd=None, digits=3) -> str:
     return s
 
 
-def table1_markdown(table: pd.DataFrame, profile_name: str, data_label: str, seeds, n_test: int) -> str:
+def seeds_caption(table: pd.DataFrame) -> str:
+    """'speech2video 0, 1, 2; SDFA 0; ...': which seeds each row has, from the table itself."""
+    return "; ".join(f"{r.method} {', '.join(str(r.seeds).split())}" for r in table.itertuples(index=False)
+                     if r.method != "ground_truth")
+
+
+def table1_markdown(table: pd.DataFrame, profile_name: str, data_label: str, n_test: int) -> str:
     digits = {"ssim": 3, "psnr_frame": 2, "psnr_video": 2, "confidence": 2, "lse_d": 2, "identity_top1": 3,
               "emotion_acc": 3, "offset0": 2, "cpbd": 3,
               "hf_ratio": 2}
     paper = paper_table()
     lines = [f"**Table 1 (this study).** Dataset: {data_label}; profile `{profile_name}`; test split, "
-             f"{n_test} clips; composer seeds {', '.join(map(str, seeds))} (speech2video: mean over seeds, "
-             f"± = sd of per-seed means; other methods: one trained model each). Cells: mean [95% CI]. "
-             f"{CONVENTIONS}", ""]
+             f"{n_test} clips. Seeds (trained models) per row: {seeds_caption(table)}; a row with several "
+             f"seeds is their mean. Cells: mean [95% CI]. {INTERVALS} {CONVENTIONS}", ""]
     head = ["method"] + [LABELS[m] for m in METRICS]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.itertuples(index=False):
@@ -130,12 +153,12 @@ def table1_markdown(table: pd.DataFrame, profile_name: str, data_label: str, see
     return "\n".join(lines) + "\n"
 
 
-def write_table1(table: pd.DataFrame, per_clip: pd.DataFrame, profile_name: str, data_label: str, seeds) -> dict:
+def write_table1(table: pd.DataFrame, per_clip: pd.DataFrame, profile_name: str, data_label: str) -> dict:
     """results/<profile>/table1.csv, table1.md and per_clip_metrics.csv (what the claims are tested on)."""
     out = results_dir(profile_name)
     n_test = per_clip[per_clip["method"] != "ground_truth"]["clip_id"].nunique()
     write_csv(out / "table1.csv", table)
-    write_text(out / "table1.md", table1_markdown(table, profile_name, data_label, seeds, n_test))
+    write_text(out / "table1.md", table1_markdown(table, profile_name, data_label, n_test))
     write_csv(out / "per_clip_metrics.csv", per_clip)
     return {"table1.csv": out / "table1.csv", "table1.md": out / "table1.md",
             "per_clip_metrics.csv": out / "per_clip_metrics.csv"}
