@@ -34,8 +34,8 @@
 # PSNR and SDFA's per-video `-10 log10(mean MSE / 255^2)`. Confidence and LSE-D: exactly as
 # `syncnet_python` computes them (offsets -15..+15 frames, mean distance per offset, confidence =
 # median - min), but from a sync expert trained *here*, so their absolute values are not the
-# paper's. Every number comes with a 95% bootstrap interval over test clips; speech2video is trained
-# with several seeds (one for the smoke profile) and its spread over seeds is shown.
+# paper's. Every number comes with a 95% bootstrap interval: over test clips, and over seeds and clips
+# together (hierarchical) for a method with several seeds in the cache (notebook 08 trains them).
 #
 # **Data.** On the CREMA-D twin these numbers are *not* a reproduction of the paper's numbers; the
 # paper's values are printed beside ours, labelled by their dataset, for orientation only.
@@ -110,9 +110,9 @@ for shift in (0, 4, 25):
 # %% [markdown]
 # ## The methods
 # The models come from notebook 04 (first seed) and the speech features from stage one (notebook 03,
-# cached); the further speech2video seeds are trained here when missing (one composer run each), and
-# every method also takes every further seed whose finished checkpoint is in the cache (notebook 08's
-# x1 row trains seeds 0-2 of every method; without it the baselines have one model each).
+# cached). Every method also takes every further seed whose finished checkpoint is in the cache:
+# notebook 08's x1 row trains seeds 0-2 of every method (three more composer runs per method do not
+# fit the default chain's time); without it each method has one model, and the caption says so.
 # SDFA animates the test clip's own first frame; SDFA(mismatch) the first frame of another test
 # speaker of the same sex (`results/<profile>/mismatch_pairs.csv`). DAVS (notebook 04b; Zhou et al.,
 # AAAI 2019) generates from the audio with the same still image as SDFA, DAVS(mismatch) with the
