@@ -18,7 +18,7 @@ from s2v_lib.evaluation import table1 as T
 from s2v_lib.evaluation import unseen as U
 from s2v_lib.bench.evaluation import bench_eval
 from s2v_lib.evaluation.context import EvalContext
-from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
+from s2v_lib.evaluation.per_clip import evaluate_method, mean_dist_curves, score_methods
 from s2v_lib.evaluation.sync_expert import SyncExpert
 from s2v_lib.models.syncnet import SyncNet, SyncNetConfig
 from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared
@@ -31,6 +31,10 @@ def test_ssim_and_psnr_follow_scikit_image():
     ref_ssim = [structural_similarity(x, y, data_range=255, channel_axis=-1) for x, y in zip(a, b)]
     ref_psnr = [peak_signal_noise_ratio(y, x, data_range=255) for x, y in zip(a, b)]
     np.testing.assert_allclose(M.ssim_frames(a, b), ref_ssim, rtol=1e-12)
+    c = rng.integers(0, 256, (3, 20, 27, 3), dtype=np.uint8)          # not square, odd width
+    d = np.clip(c + rng.integers(-60, 60, c.shape), 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(M.ssim_frames(c, d), M.ssim_frames_skimage(c, d), rtol=1e-12)
+    np.testing.assert_allclose(M.ssim_frames(c, c), 1.0, rtol=1e-12)
     np.testing.assert_allclose(M.psnr_frames(a, b), ref_psnr, rtol=1e-12)
     q = M.clip_quality(a, b)
     assert q["ssim"] == pytest.approx(np.mean(ref_ssim)) and q["psnr_frame"] == pytest.approx(np.mean(ref_psnr))
@@ -179,6 +183,43 @@ def per_clip(toy):
         return score_methods(stand_in_methods(data), ctx, data.clips("test")["clip_id"], progress=False)
     finally:
         torch.set_num_threads(n)
+
+
+def test_clip_major_scoring_gives_the_per_method_numbers(toy, per_clip):
+    """score_methods shares each clip's truth across methods (the reference half of SSIM, its hf energy,
+    the sync expert's audio features) and computes SSIM for a whole clip at once: every per-clip value
+    must be the one the earlier per-method code gave (scikit-image per frame, metrics.py's PSNRs,
+    sharpness.hf_ratio, SyncExpert.score without a cache) within 1e-10 SSIM and 1e-9 dB, and the
+    teachers' and sync columns exactly."""
+    from s2v_lib.evaluation.sharpness import clip_cpbd, hf_ratio
+    data, ctx = toy
+    methods = stand_in_methods(data)
+    ids = list(data.clips("test")["clip_id"])[:4]
+    for method, fn in methods.items():
+        for seed, f in (fn.items() if isinstance(fn, dict) else [(0, fn)]):
+            got = per_clip[(per_clip["method"] == method) & (per_clip["seed"] == seed)].set_index("clip_id")
+            for cid in ids:
+                truth, wav = data.load(cid)
+                gen = f(cid)
+                r = got.loc[cid]
+                if method != "ground_truth":
+                    assert abs(r["ssim"] - M.ssim_frames_skimage(gen, truth).mean()) < 1e-10
+                    assert abs(r["psnr_frame"] - M.psnr_frames(gen, truth).mean()) < 1e-9
+                    assert abs(r["psnr_video"] - M.psnr_video(gen, truth)) < 1e-9
+                assert r["hf_ratio"] == hf_ratio(gen, truth) and r["cpbd"] == clip_cpbd(gen)
+                s = ctx.sync.score(gen, wav)
+                assert (r["confidence"], r["lse_d"], r["offset"]) == (s.confidence, s.min_dist, s.offset)
+    one = evaluate_method("SDFA", methods["SDFA"], ctx, ids, progress=False)
+    ref = per_clip[per_clip["method"] == "SDFA"].set_index("clip_id").loc[ids].reset_index()
+    pd.testing.assert_frame_equal(one[ref.columns], ref, check_dtype=False)
+
+
+def test_batched_ssim_needs_a_matching_reference():
+    a = np.zeros((3, 16, 16, 3), np.uint8)
+    r = M.SSIMReference.of(np.zeros((2, 16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="does not match"):
+        M.ssim_frames(a, a, r)
+    assert M.ssim_frames(a[:2], a[:2], r) == pytest.approx([1.0, 1.0])
 
 
 def test_table1_rows_columns_and_orderings(per_clip):
