@@ -15,7 +15,6 @@ Emotion   the emotion teacher's logits averaged over the same K frames (K = 5, d
       the teacher's classes against the clip's emotion label.
 """
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -47,73 +46,62 @@ def ssim_frames_skimage(gen: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.array([structural_similarity(g, r, data_range=_R, channel_axis=-1) for g, r in zip(gen, ref)])
 
 
-@lru_cache(maxsize=8)
-def _box(n: int) -> np.ndarray:
-    """(n, n - 6): x @ _box(n) averages every 7 consecutive entries of x's last axis (valid windows only)."""
-    b = np.zeros((n, n - WIN_SSIM + 1))
-    for j in range(n - WIN_SSIM + 1):
-        b[j:j + WIN_SSIM, j] = 1.0 / WIN_SSIM
-    return b
-
-
 def _local_means(a: np.ndarray, squares: bool) -> tuple:
-    """The 7x7 local means of a float64 (T, 3, H, W) clip at every window inside the frame, and optionally
-    those of a * a: scikit-image's uniform_filter values on the pixels its SSIM keeps (it filters the whole
-    frame with reflected borders, then crops 3 pixels: what remains never sees a reflected pixel). Two
-    matrix products per quantity (rows, then columns); the result is laid out (T, 3, W - 6, H - 6)."""
-    t, c, h, w = a.shape
-
-    def box(x):
-        x = (x.reshape(-1, w) @ _box(w)).reshape(t, c, h, w - WIN_SSIM + 1)
-        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2))
-        return (x.reshape(-1, h) @ _box(h)).reshape(t, c, w - WIN_SSIM + 1, h - WIN_SSIM + 1)
-    return (box(a), box(a * a)) if squares else (box(a),)
-
-
-def _planes(frames: np.ndarray) -> np.ndarray:
-    """uint8 (T, H, W, 3) -> float64 (T, 3, H, W), contiguous."""
-    return np.ascontiguousarray(np.asarray(frames).transpose(0, 3, 1, 2), dtype=np.float64)
+    """scikit-image's uniform_filter (size 7, reflect mode) of a float64 (T, H, W, 3) clip, every frame and
+    channel on its own, cropped by 3 pixels as its SSIM crops the map; optionally also that of a * a."""
+    from scipy.ndimage import uniform_filter
+    size, pad = (1, WIN_SSIM, WIN_SSIM, 1), (WIN_SSIM - 1) // 2
+    inner = (slice(None), slice(pad, a.shape[1] - pad), slice(pad, a.shape[2] - pad))
+    u = uniform_filter(a, size)[inner]
+    return (u, uniform_filter(a * a, size)[inner]) if squares else (u,)
 
 
 @dataclass
 class SSIMReference:
     """The reference clip's share of SSIM (its frames as float64, local means and local means of squares),
     computed once when several generated clips are scored against the same truth."""
-    frames: np.ndarray           # float64 (T, 3, H, W)
-    mean: np.ndarray             # (T, 3, W - 6, H - 6)
+    frames: np.ndarray           # float64 (T, H, W, 3)
+    mean: np.ndarray             # (T, H - 6, W - 6, 3)
     mean_sq: np.ndarray
-    shape: tuple                 # the uint8 clip's (T, H, W, 3)
 
     @classmethod
     def of(cls, ref: np.ndarray) -> "SSIMReference":
-        y = _planes(ref)
-        return cls(y, *_local_means(y, squares=True), tuple(np.shape(ref)))
+        y = np.asarray(ref).astype(np.float64)
+        return cls(y, *_local_means(y, squares=True))
 
 
 def ssim_frames(gen: np.ndarray, ref: np.ndarray, reference: SSIMReference | None = None) -> np.ndarray:
     """(T,) SSIM per frame, scikit-image's structural_similarity(gen, ref, data_range=255, channel_axis=-1)
-    computed for a whole clip at once in float64: the 7x7 local means, variances and covariance (sample
-    covariance) on the windows scikit-image keeps after its 3-pixel crop, the SSIM map's mean over
-    pixels, then over channels. It differs from the per-frame calls by float rounding only (~1e-15,
-    tests/test_metrics.py) and is several times faster (matrix products instead of 15 small filter calls
-    per frame); `reference` (SSIMReference.of(ref)) skips the reference's share when many methods
-    are scored against one truth."""
+    computed for a whole clip at once: its float64 arithmetic (uniform_filter of size 7 in reflect mode
+    per frame and channel, sample covariance, the map cropped by 3 pixels, its mean over pixels, then
+    over channels), with one filter call per quantity and clip instead of 15 per frame. It differs from
+    the per-frame calls by float rounding only (~1e-15, tests/test_metrics.py). `reference`
+    (SSIMReference.of(ref)) skips the reference's share when many methods are scored against one truth."""
     gen, ref = _check_pair(gen, ref)
     t = len(gen)
     r = reference or SSIMReference.of(ref)
-    if r.shape[1:] != ref.shape[1:] or r.shape[0] < t:
-        raise ValueError(f"SSIM reference of shape {r.shape} does not match the clip {ref.shape}")
+    if r.frames.shape[1:] != ref.shape[1:] or len(r.frames) < t:
+        raise ValueError(f"SSIM reference of shape {r.frames.shape} does not match the clip {ref.shape}")
     n = WIN_SSIM * WIN_SSIM
     cov_norm, c1, c2 = n / (n - 1), (0.01 * _R) ** 2, (0.03 * _R) ** 2
-    x, y = _planes(gen), r.frames[:t]
+    x = gen.astype(np.float64)
     ux, uxx = _local_means(x, squares=True)
-    uxy = _local_means(x * y, squares=False)[0]
+    x *= r.frames[:t]
+    uxy = _local_means(x, squares=False)[0]
     uy, uyy = r.mean[:t], r.mean_sq[:t]
+    # the same expressions as scikit-image's, in place where it saves a pass
+    uxuy = ux * uy
     vx = cov_norm * (uxx - ux * ux)
     vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
-    return s.reshape(t, s.shape[1], -1).mean(axis=2).mean(axis=1)     # over pixels, then channels
+    vxy = cov_norm * (uxy - uxuy)
+    num = 2 * uxuy + c1
+    num *= 2 * vxy + c2
+    den = ux ** 2 + uy ** 2 + c1
+    vx += vy
+    vx += c2
+    den *= vx
+    num /= den
+    return num.reshape(t, -1, num.shape[-1]).mean(axis=1).mean(axis=1)     # over pixels, then channels
 
 
 def mse_frames(gen: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -104,6 +104,9 @@ def evaluate_all(runs: DAVSRuns, data, n_boot: int = 1000, progress: bool = True
         t4[label] = {src: E.generated_retrieval(evaluator, w, sub, generated_windows(
             runs.full[var], w, sub, fixed or src, runs.cfg.seed), n_boot, dev) for src in ("audio", "video")}
     out["table4"] = t4
+    # what appearance alone can reach: a uniform pick among the source speaker's windows
+    n_same = w.table["actor"].iloc[sub].map(w.table["actor"].iloc[sub].value_counts()).to_numpy()
+    out["table4_chance_same_speaker"] = {f"R@{k}": float(100 * np.mean(np.minimum(k, n_same) / n_same)) for k in (1, 10)}
     out["table4_paired"] = {src: E.paired((t4["With disentanglement"][src]["per_item"] <= 10) * 1.0,
                                           (t4["Without disentanglement"][src]["per_item"] <= 10) * 1.0, n_boot)
                             for src in ("audio", "video")}
