@@ -214,12 +214,16 @@ def test_clip_major_scoring_gives_the_per_method_numbers(toy, per_clip):
     pd.testing.assert_frame_equal(one[ref.columns], ref, check_dtype=False)
 
 
-def test_batched_ssim_needs_a_matching_reference():
-    a = np.zeros((3, 16, 16, 3), np.uint8)
-    r = M.SSIMReference.of(np.zeros((2, 16, 16, 3), np.uint8))
-    with pytest.raises(ValueError, match="does not match"):
-        M.ssim_frames(a, a, r)
-    assert M.ssim_frames(a[:2], a[:2], r) == pytest.approx([1.0, 1.0])
+def test_compiled_ssim_matches_scikit_image_on_real_like_frames():
+    """Smooth frames and near-copies (SSIM close to 1, where cancellation in the variances matters most)."""
+    from scipy.ndimage import uniform_filter as box
+    rng = np.random.default_rng(1)
+    ref = box(rng.uniform(0, 255, (5, 40, 40, 3)), (1, 5, 5, 1)).astype(np.uint8)
+    for amp in (1, 4, 80):
+        gen = np.clip(ref.astype(int) + rng.integers(-amp, amp + 1, ref.shape), 0, 255).astype(np.uint8)
+        np.testing.assert_allclose(M.ssim_frames(gen, ref), M.ssim_frames_skimage(gen, ref), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 7x7"):
+        M.ssim_frames(ref[:, :6, :6], ref[:, :6, :6])
 
 
 def test_table1_rows_columns_and_orderings(per_clip):

@@ -2,10 +2,10 @@
 read from the generated face (whose identity, which emotion). One row per (method, seed, clip).
 
 Scoring runs clip by clip, every method of a clip in turn: what depends only on the clip's truth (its
-frames, the reference half of SSIM, its high-frequency energy, the sync expert's audio features) is
-computed once per clip instead of once per method. Every number is the one the per-method code gave
-(the same float64 arithmetic; tests/test_metrics.py compares them). On a CUDA device SSIM and PSNR run
-there (evaluation/device_quality.py, float64, within 1e-12 of scikit-image)."""
+frames, its high-frequency energy, the sync expert's audio features) is computed once per clip instead
+of once per method, and SSIM is one compiled pass per clip (metrics.ssim_frames). Every number is the
+one the per-method scikit-image code gave, to float rounding (tests/test_metrics.py compares them).
+On a CUDA device SSIM and PSNR run there (evaluation/device_quality.py, float64)."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,17 +25,11 @@ class ClipTruth:
     clip_id: str
     frames: np.ndarray                # uint8 (T, S, S, 3)
     wav: np.ndarray
-    ssim: M.SSIMReference | None = None
     hf: dict = None                   # t -> hf_energy(frames[:t])
     speech: dict = None               # t -> the sync expert's audio features (SyncExpert.speech_features)
 
     def __post_init__(self):
         self.hf, self.speech = {}, {}
-
-    def ssim_reference(self) -> M.SSIMReference:
-        if self.ssim is None:
-            self.ssim = M.SSIMReference.of(self.frames)
-        return self.ssim
 
     def hf_energy(self, t: int) -> float:
         if t not in self.hf:
@@ -44,7 +38,7 @@ class ClipTruth:
 
 
 def clip_quality(gen: np.ndarray, truth: ClipTruth, device: str = "cpu") -> dict:
-    """metrics.clip_quality(gen, truth.frames), sharing the truth's share of SSIM across methods."""
+    """metrics.clip_quality(gen, truth.frames): SSIM, and both PSNRs from one MSE per frame."""
     if str(device).startswith("cuda"):
         from .device_quality import psnr_frames_device, ssim_frames_device
         gen_t, ref_t = M._check_pair(gen, truth.frames)
@@ -53,7 +47,7 @@ def clip_quality(gen: np.ndarray, truth: ClipTruth, device: str = "cpu") -> dict
                 "psnr_frame": float(psnr_frames_device(gen_t, ref_t, device, M.MSE_FLOOR).mean()),
                 "psnr_video": float(-10 * np.log10(max(mse.mean(), M.MSE_FLOOR) / 255.0 ** 2))}
     mse = M.mse_frames(gen, truth.frames)
-    return {"ssim": float(M.ssim_frames(gen, truth.frames, truth.ssim_reference()).mean()),
+    return {"ssim": float(M.ssim_frames(gen, truth.frames).mean()),
             "psnr_frame": float((10 * np.log10(255.0 ** 2 / np.maximum(mse, M.MSE_FLOOR))).mean()),
             "psnr_video": float(-10 * np.log10(max(mse.mean(), M.MSE_FLOOR) / 255.0 ** 2))}
 
