@@ -209,6 +209,12 @@ def test_clip_major_scoring_gives_the_per_method_numbers(toy, per_clip):
                 assert r["hf_ratio"] == hf_ratio(gen, truth) and r["cpbd"] == clip_cpbd(gen)
                 s = ctx.sync.score(gen, wav)
                 assert (r["confidence"], r["lse_d"], r["offset"]) == (s.confidence, s.min_dist, s.offset)
+    from s2v_lib.evaluation.per_clip import ClipTruth, clip_quality, device_clip_quality
+    truth, wav = data.load(ids[0])
+    gen = methods["SDFA"](ids[0])
+    cpu, dev = clip_quality(gen, ClipTruth(ids[0], truth, wav)), device_clip_quality(gen, truth, "cpu")
+    assert abs(cpu["ssim"] - dev["ssim"]) < 1e-10 and abs(cpu["psnr_frame"] - dev["psnr_frame"]) < 1e-9
+    assert cpu["psnr_video"] == dev["psnr_video"]          # the CUDA path's numbers, computed on the CPU here
     one = evaluate_method("SDFA", methods["SDFA"], ctx, ids, progress=False)
     ref = per_clip[per_clip["method"] == "SDFA"].set_index("clip_id").loc[ids].reset_index()
     pd.testing.assert_frame_equal(one[ref.columns], ref, check_dtype=False)

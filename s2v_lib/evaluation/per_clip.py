@@ -38,18 +38,23 @@ class ClipTruth:
 
 
 def clip_quality(gen: np.ndarray, truth: ClipTruth, device: str = "cpu") -> dict:
-    """metrics.clip_quality(gen, truth.frames): SSIM, and both PSNRs from one MSE per frame."""
+    """metrics.clip_quality(gen, truth.frames): SSIM, and both PSNRs from one MSE per frame; on a CUDA
+    device SSIM and the per-frame PSNR are computed there (on the CPU the compiled SSIM is faster)."""
     if str(device).startswith("cuda"):
-        from .device_quality import psnr_frames_device, ssim_frames_device
-        gen_t, ref_t = M._check_pair(gen, truth.frames)
-        mse = M.mse_frames(gen_t, ref_t)
-        return {"ssim": float(ssim_frames_device(gen_t, ref_t, device).mean()),
-                "psnr_frame": float(psnr_frames_device(gen_t, ref_t, device, M.MSE_FLOOR).mean()),
-                "psnr_video": float(-10 * np.log10(max(mse.mean(), M.MSE_FLOOR) / 255.0 ** 2))}
+        return device_clip_quality(gen, truth.frames, device)
     mse = M.mse_frames(gen, truth.frames)
     return {"ssim": float(M.ssim_frames(gen, truth.frames).mean()),
             "psnr_frame": float((10 * np.log10(255.0 ** 2 / np.maximum(mse, M.MSE_FLOOR))).mean()),
             "psnr_video": float(-10 * np.log10(max(mse.mean(), M.MSE_FLOOR) / 255.0 ** 2))}
+
+
+def device_clip_quality(gen: np.ndarray, ref: np.ndarray, device) -> dict:
+    """clip_quality with SSIM and per-frame PSNR in float64 torch on `device` (evaluation/device_quality.py)."""
+    from .device_quality import psnr_frames_device, ssim_frames_device
+    gen, ref = M._check_pair(gen, ref)
+    return {"ssim": float(ssim_frames_device(gen, ref, device).mean()),
+            "psnr_frame": float(psnr_frames_device(gen, ref, device, M.MSE_FLOOR).mean()),
+            "psnr_video": M.psnr_video(gen, ref)}
 
 
 def score_clip(method: str, seed: int, gen: np.ndarray, truth: ClipTruth, ctx: EvalContext, man, device) -> dict:
