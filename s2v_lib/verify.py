@@ -88,7 +88,7 @@ def cell_report(junit: Path, copies: list[Path]) -> dict:
     sources = {p.name: [c for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code"] for p in copies}
     report = {name: {"passed": 0, "failed": []} for name in sources}
     for case in ET.parse(junit).getroot().iter("testcase"):
-        m = re.search(r"(\d\d_\w+\.ipynb)::Cell (\d+)", case.get("classname", "") + "::" + case.get("name", ""))
+        m = re.search(r"(\d\d[a-z]?_\w+\.ipynb)::Cell (\d+)", case.get("classname", "") + "::" + case.get("name", ""))
         if not m:
             continue
         name, idx = m.group(1), int(m.group(2))

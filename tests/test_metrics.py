@@ -18,7 +18,7 @@ from s2v_lib.evaluation import table1 as T
 from s2v_lib.evaluation import unseen as U
 from s2v_lib.bench.evaluation import bench_eval
 from s2v_lib.evaluation.context import EvalContext
-from s2v_lib.evaluation.per_clip import mean_dist_curves, score_methods
+from s2v_lib.evaluation.per_clip import evaluate_method, mean_dist_curves, score_methods
 from s2v_lib.evaluation.sync_expert import SyncExpert
 from s2v_lib.models.syncnet import SyncNet, SyncNetConfig
 from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared
@@ -31,6 +31,10 @@ def test_ssim_and_psnr_follow_scikit_image():
     ref_ssim = [structural_similarity(x, y, data_range=255, channel_axis=-1) for x, y in zip(a, b)]
     ref_psnr = [peak_signal_noise_ratio(y, x, data_range=255) for x, y in zip(a, b)]
     np.testing.assert_allclose(M.ssim_frames(a, b), ref_ssim, rtol=1e-12)
+    c = rng.integers(0, 256, (3, 20, 27, 3), dtype=np.uint8)          # not square, odd width
+    d = np.clip(c + rng.integers(-60, 60, c.shape), 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(M.ssim_frames(c, d), M.ssim_frames_skimage(c, d), rtol=1e-12)
+    np.testing.assert_allclose(M.ssim_frames(c, c), 1.0, rtol=1e-12)
     np.testing.assert_allclose(M.psnr_frames(a, b), ref_psnr, rtol=1e-12)
     q = M.clip_quality(a, b)
     assert q["ssim"] == pytest.approx(np.mean(ref_ssim)) and q["psnr_frame"] == pytest.approx(np.mean(ref_psnr))
@@ -179,6 +183,53 @@ def per_clip(toy):
         return score_methods(stand_in_methods(data), ctx, data.clips("test")["clip_id"], progress=False)
     finally:
         torch.set_num_threads(n)
+
+
+def test_clip_major_scoring_gives_the_per_method_numbers(toy, per_clip):
+    """score_methods shares each clip's truth across methods (the reference half of SSIM, its hf energy,
+    the sync expert's audio features) and computes SSIM for a whole clip at once: every per-clip value
+    must be the one the earlier per-method code gave (scikit-image per frame, metrics.py's PSNRs,
+    sharpness.hf_ratio, SyncExpert.score without a cache) within 1e-10 SSIM and 1e-9 dB, and the
+    teachers' and sync columns exactly."""
+    from s2v_lib.evaluation.sharpness import clip_cpbd, hf_ratio
+    data, ctx = toy
+    methods = stand_in_methods(data)
+    ids = list(data.clips("test")["clip_id"])[:4]
+    for method, fn in methods.items():
+        for seed, f in (fn.items() if isinstance(fn, dict) else [(0, fn)]):
+            got = per_clip[(per_clip["method"] == method) & (per_clip["seed"] == seed)].set_index("clip_id")
+            for cid in ids:
+                truth, wav = data.load(cid)
+                gen = f(cid)
+                r = got.loc[cid]
+                if method != "ground_truth":
+                    assert abs(r["ssim"] - M.ssim_frames_skimage(gen, truth).mean()) < 1e-10
+                    assert abs(r["psnr_frame"] - M.psnr_frames(gen, truth).mean()) < 1e-9
+                    assert abs(r["psnr_video"] - M.psnr_video(gen, truth)) < 1e-9
+                assert r["hf_ratio"] == hf_ratio(gen, truth) and r["cpbd"] == clip_cpbd(gen)
+                s = ctx.sync.score(gen, wav)
+                assert (r["confidence"], r["lse_d"], r["offset"]) == (s.confidence, s.min_dist, s.offset)
+    from s2v_lib.evaluation.per_clip import ClipTruth, clip_quality, device_clip_quality
+    truth, wav = data.load(ids[0])
+    gen = methods["SDFA"](ids[0])
+    cpu, dev = clip_quality(gen, ClipTruth(ids[0], truth, wav)), device_clip_quality(gen, truth, "cpu")
+    assert abs(cpu["ssim"] - dev["ssim"]) < 1e-10 and abs(cpu["psnr_frame"] - dev["psnr_frame"]) < 1e-9
+    assert cpu["psnr_video"] == dev["psnr_video"]          # the CUDA path's numbers, computed on the CPU here
+    one = evaluate_method("SDFA", methods["SDFA"], ctx, ids, progress=False)
+    ref = per_clip[per_clip["method"] == "SDFA"].set_index("clip_id").loc[ids].reset_index()
+    pd.testing.assert_frame_equal(one[ref.columns], ref, check_dtype=False)
+
+
+def test_compiled_ssim_matches_scikit_image_on_real_like_frames():
+    """Smooth frames and near-copies (SSIM close to 1, where cancellation in the variances matters most)."""
+    from scipy.ndimage import uniform_filter as box
+    rng = np.random.default_rng(1)
+    ref = box(rng.uniform(0, 255, (5, 40, 40, 3)), (1, 5, 5, 1)).astype(np.uint8)
+    for amp in (1, 4, 80):
+        gen = np.clip(ref.astype(int) + rng.integers(-amp, amp + 1, ref.shape), 0, 255).astype(np.uint8)
+        np.testing.assert_allclose(M.ssim_frames(gen, ref), M.ssim_frames_skimage(gen, ref), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 7x7"):
+        M.ssim_frames(ref[:, :6, :6], ref[:, :6, :6])
 
 
 def test_table1_rows_columns_and_orderings(per_clip):

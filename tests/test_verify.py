@@ -34,21 +34,22 @@ def profile_dir(tmp_path, monkeypatch):
     return tmp_path / "results" / "toy" / "notebooks"
 
 
-def test_same_machine_rerun_matches_and_other_machine_differences_are_named(profile_dir, tmp_path, capsys):
-    nb = executed_notebook(profile_dir / "01_toy.ipynb")
+@pytest.mark.parametrize("name", ["01_toy", "04b_toy"])     # a lettered chapter (04b_davs) is reported too
+def test_same_machine_rerun_matches_and_other_machine_differences_are_named(profile_dir, tmp_path, capsys, name):
+    nb = executed_notebook(profile_dir / f"{name}.ipynb")
     assert V.verify("toy", work=tmp_path / "w1") == 0       # paths, timings, addresses, bars masked
     out = capsys.readouterr().out
-    assert "01_toy.ipynb: 4 cells match" in out and "every compared cell matches" in out
+    assert f"{name}.ipynb: 4 cells match" in out and "every compared cell matches" in out
     # another machine: the last digits differ (within the tables' precision), and one value beyond it
     nb.cells[0].outputs[1]["text"] = "ssim 0.7050987 of 291 clips\n"
     nb.cells[3].outputs[0]["text"] = "psnr 24.91\n"
-    nbformat.write(nb, profile_dir / "01_toy.ipynb")
+    nbformat.write(nb, profile_dir / f"{name}.ipynb")
     assert V.verify("toy", work=tmp_path / "w2") == 1
     out = capsys.readouterr().out
     assert "3 cells match, 1 differ" in out and "code cell 3: print('psnr', 24.87)" in out
     assert "24.91" in out and "24.87" in out                 # both values shown
     report = json.loads((tmp_path / "w2" / "report.json").read_text())
-    assert [f[0] for f in report["01_toy.ipynb"]["failed"]] == [3]
+    assert [f[0] for f in report[f"{name}.ipynb"]["failed"]] == [3]
 
 
 def test_no_executed_notebooks_is_a_user_error(profile_dir, tmp_path):

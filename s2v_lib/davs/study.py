@@ -90,7 +90,8 @@ def evaluate_all(runs: DAVSRuns, data, n_boot: int = 1000, progress: bool = True
     out["table3_paired"] = {sup: {k: E.paired(v, items("L_C")[k], n_boot) for k, v in items(sup).items()}
                             for sup in t3 if sup != "L_C"}
     # Table 4: generated-to-source retrieval, one fixed evaluator for every row (on a seeded subset of
-    # the test windows when the profile caps them: generating is the costly part)
+    # the test windows when the profile caps them: generating is the costly part); every row's identity
+    # guidance is the same frame of the speaker from outside the source window (E.guidance_frames)
     cap = runs.cfg.max_eval_windows
     sub = np.sort(np.random.default_rng([runs.cfg.seed, 14]).choice(test, cap, replace=False)) \
         if cap and len(test) > cap else test
@@ -103,9 +104,15 @@ def evaluate_all(runs: DAVSRuns, data, n_boot: int = 1000, progress: bool = True
         t4[label] = {src: E.generated_retrieval(evaluator, w, sub, generated_windows(
             runs.full[var], w, sub, fixed or src, runs.cfg.seed), n_boot, dev) for src in ("audio", "video")}
     out["table4"] = t4
+    # what appearance alone can reach: a uniform pick among the source speaker's windows
+    n_same = w.table["actor"].iloc[sub].map(w.table["actor"].iloc[sub].value_counts()).to_numpy()
+    out["table4_chance_same_speaker"] = {f"R@{k}": float(100 * np.mean(np.minimum(k, n_same) / n_same)) for k in (1, 10)}
     out["table4_paired"] = {src: E.paired((t4["With disentanglement"][src]["per_item"] <= 10) * 1.0,
                                           (t4["Without disentanglement"][src]["per_item"] <= 10) * 1.0, n_boot)
                             for src in ("audio", "video")}
+    out["table4_vs_replication"] = {src: E.paired((t4["With disentanglement"][src]["per_item"] <= 10) * 1.0,
+                                                  (t4["Replication"][src]["per_item"] <= 10) * 1.0, n_boot)
+                                    for src in ("audio", "video")}
     # the disentanglement probe: word labels from F_p^v, before and after the adversarial terms
     probes = {}
     for label, model in (("pretrained E_p^v only", runs.pretrained),
@@ -125,6 +132,7 @@ def evaluate_all(runs: DAVSRuns, data, n_boot: int = 1000, progress: bool = True
          "L_L1 (without GAN loss)": E.generation_quality(runs.full["without GAN loss"], data, clip_ids,
                                                          runs.cfg.seed, n_boot)}
     out["quality"] = q
+    out["quality_still"] = E.still_quality(data, clip_ids, runs.cfg.seed, n_boot)
     out["quality_paired"] = {f"{m} {src}": E.paired(q["L_Re (with GAN loss)"][src][m]["per_item"],
                                                     q["L_L1 (without GAN loss)"][src][m]["per_item"], n_boot)
                              for src in ("audio", "video") for m in ("psnr", "ssim")}

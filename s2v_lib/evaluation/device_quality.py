@@ -5,8 +5,9 @@ means, variances and covariance over a 7x7 uniform window with sample covariance
 C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2, the SSIM map's mean over the pixels whose window lies inside
 the frame (it crops (7 - 1) / 2 pixels at each border), then the mean over channels. A 7x7 average pool
 without padding computes exactly those windows, for every frame of a clip at once. Matches scikit-image
-to within 1e-4 per frame (tests/test_metrics.py); the tables keep scikit-image on the CPU, a GPU run
-uses this to keep the evaluation on the device.
+to within 1e-4 per frame (tests/test_metrics.py; in float64 the difference is rounding, ~1e-15). On the
+CPU the tables use metrics.ssim_frames (compiled, faster than torch there); a CUDA run scores with this
+on the device (evaluation/per_clip.py).
 """
 import numpy as np
 import torch

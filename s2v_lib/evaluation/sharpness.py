@@ -38,14 +38,13 @@ def _sobel_edges(image: np.ndarray) -> np.ndarray:
 
 
 def _runs(mask: np.ndarray, leftward: bool) -> np.ndarray:
-    """Per row, the length of the run of True that ends (leftward) or starts (rightward) at each column."""
-    out = np.zeros(mask.shape, np.int64)
-    cols = range(mask.shape[1]) if leftward else range(mask.shape[1] - 1, -1, -1)
-    prev = np.zeros(mask.shape[0], np.int64)
-    for c in cols:
-        prev = np.where(mask[:, c], prev + 1, 0)
-        out[:, c] = prev
-    return out
+    """Per row, the length of the run of True that ends (leftward) or starts (rightward) at each column:
+    the distance to the nearest False at or before (after) it, found with a running max of indices."""
+    if not leftward:
+        return _runs(mask[:, ::-1], leftward=True)[:, ::-1]
+    cols = np.arange(mask.shape[1])
+    last_false = np.maximum.accumulate(np.where(mask, -1, cols[None, :]), axis=1)
+    return (cols[None, :] - last_false).astype(np.int64)
 
 
 def _edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:

@@ -125,16 +125,33 @@ class SyncExpert:
     @torch.no_grad()
     def features(self, lips: torch.Tensor, mfcc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One clip -> video and audio features of its T - 5 windows (as syncnet_python)."""
-        n = n_windows(len(lips))
-        v = self.model.forward_lip(lips[None].to(self.device))[0, :n]
-        a = self.model.forward_aud(mfcc[None].to(self.device))[0, :n]
-        return v.cpu(), a.cpu()
+        return self.video_features(lips), self.audio_features(mfcc, len(lips))
 
-    def score(self, frames: np.ndarray, audio: np.ndarray) -> SyncScore:
-        lips, mfcc = sync_inputs(frames, audio)
-        if n_windows(len(lips)) < 1:
-            raise ValueError(f"a clip of {len(lips)} frames is too short to score (needs >= {N_FRAMES + 1})")
-        return score_from_features(*self.features(lips, mfcc), self.vshift)
+    @torch.no_grad()
+    def video_features(self, lips: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_lip(lips[None].to(self.device))[0, :n_windows(len(lips))].cpu()
+
+    @torch.no_grad()
+    def audio_features(self, mfcc: torch.Tensor, t: int) -> torch.Tensor:
+        return self.model.forward_aud(mfcc[None].to(self.device))[0, :n_windows(t)].cpu()
+
+    def speech_features(self, audio: np.ndarray, t: int) -> torch.Tensor:
+        """The audio stream's features of a clip's speech cut to t frames: the same for every video scored
+        against that speech (score(..., speech=) takes them, so many methods share one computation)."""
+        mfcc = audio_features.mfcc(audio[: t * SAMPLES_PER_FRAME]).T.contiguous()
+        return self.audio_features(mfcc, t)
+
+    def score(self, frames: np.ndarray, audio: np.ndarray, speech: dict | None = None) -> SyncScore:
+        """speech: an optional dict t -> speech_features(audio, t), filled on first use (a cache for one clip)."""
+        t = min(len(frames), len(audio) // SAMPLES_PER_FRAME)
+        if n_windows(t) < 1:
+            raise ValueError(f"a clip of {t} frames is too short to score (needs >= {N_FRAMES + 1})")
+        lips = lower_face(torch.from_numpy(np.ascontiguousarray(frames[:t])))
+        if speech is None:
+            afeat = self.speech_features(audio, t)
+        else:
+            afeat = speech[t] if t in speech else speech.setdefault(t, self.speech_features(audio, t))
+        return score_from_features(self.video_features(lips), afeat, self.vshift)
 
 
 # ---------------------------------------------------------------- training
