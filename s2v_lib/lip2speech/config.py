@@ -78,9 +78,10 @@ class SpeakerConfig:
 @dataclass(frozen=True)
 class RecogniserConfig:
     hidden: int = 64
-    steps: int = 80
+    n_strided: int = 3                  # stride-2 convs: 100 mel frames/s -> 12.5 CTC frames/s (recogniser.py says why)
+    steps: int = 150
     batch: int = 16
-    lr: float = 2e-3
+    lr: float = 1e-2
     seed: int = 0
 
 
@@ -114,13 +115,13 @@ class Lip2SpeechConfig:
         if s == "smoke":
             model = ModelConfig(mouth_hw=half, decoder=decoder)
             train, spk, rec, fd, ar, n = (TrainConfig(steps=16, batch=4, window=12, log_every=2, save_every=8, seed=seed),
-                                          SpeakerConfig(steps=20, seed=seed), RecogniserConfig(steps=20, seed=seed),
+                                          SpeakerConfig(steps=20, seed=seed), RecogniserConfig(steps=80, seed=seed),
                                           FaceDecoderConfig(steps=20, seed=seed), 4, 4)
         elif s == "cpu":
             model = ModelConfig(mouth_hw=half, stages_out=(24, 48, 96, 128, 128), enc_hidden=96, dec_hidden=128,
                                 decoder=decoder)
             train, spk, rec, fd, ar, n = (TrainConfig(steps=200, batch=8, window=16, save_every=25, seed=seed),
-                                          SpeakerConfig(steps=200, seed=seed), RecogniserConfig(steps=500, hidden=96, batch=24, lr=3e-3, seed=seed),
+                                          SpeakerConfig(steps=200, seed=seed), RecogniserConfig(steps=300, seed=seed),
                                           FaceDecoderConfig(steps=200, seed=seed), 40, 24)
         else:   # gpu / paper: torchvision's ShuffleNet V2 x1.0 trunk
             model = ModelConfig(mouth_hw=half, stages_repeats=(4, 8, 4), stages_out=(24, 116, 232, 464, 1024),

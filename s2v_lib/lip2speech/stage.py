@@ -18,7 +18,7 @@ from . import evaluate as EV
 from .config import CONDITIONS, Lip2SpeechConfig
 from .data import load_split, mel_stats, one_thread
 from .face_decoder import face_targets, reconstruct, train_face_decoder
-from .recogniser import train_recogniser
+from .recogniser import train_recogniser, transcript
 from .speaker import actor_voice_embeddings, face_embeddings, ge2e_embeddings, train_speaker_encoder
 from .train import train_condition
 from .vocoder import GriffinLimVocoder
@@ -142,10 +142,11 @@ class Study:
                 "parallel_steps": int(par["step"].max())}
 
     def train_recogniser(self):
-        sentences = self.data.manifest.set_index("clip_id")["sentence"].to_dict()
+        sentences = self.data.manifest.set_index("clip_id")["sentence"]
+        words = {c: transcript(sentences[c]) for c in self.arrays["train"].ids}
         with one_thread(self.device):
             self.recogniser, self.recogniser_history = train_recogniser(
-                self.profile, self.arrays["train"], sentences, self.stats, self.cfg.recogniser, self.cfg.mel,
+                self.profile, self.arrays["train"], words, self.stats, self.cfg.recogniser, self.cfg.mel,
                 self.data_key, self.device, self.force_retrain, self.progress)
         return pd.DataFrame(self.recogniser_history)
 
