@@ -279,3 +279,37 @@ def test_recogniser_learns_a_closed_vocabulary_of_tone_words(monkeypatch, tmp_pa
     test, test_texts, _ = tone_corpus(16, seed=1)                # new sentences, never heard
     hyps = [model.transcribe(test.wav[c]) for c in test.ids]
     assert wer([test_texts[c] for c in test.ids], hyps) < 0.2
+
+
+def test_verdicts_read_intervals_and_call_overlap_inconclusive():
+    from s2v_lib.lip2speech.report import sign_of, verdicts, versus_level
+    assert sign_of({"mean": 0.1, "lo": 0.02, "hi": 0.2}) == "above"
+    assert sign_of({"mean": -0.1, "lo": -0.2, "hi": -0.01}) == "below"
+    assert sign_of({"mean": 0.1, "lo": -0.01, "hi": 0.2}) == "inconclusive"
+    assert sign_of({"mean": float("nan"), "lo": float("nan"), "hi": float("nan")}) == "inconclusive"
+    assert versus_level({"mean": 0.3, "lo": 0.2, "hi": 0.4}, 0.1) == "above"
+    assert versus_level({"mean": 0.3, "lo": 0.05, "hi": 0.4}, 0.1) == "inconclusive"
+
+    def iv(m, lo, hi):
+        return {"mean": m, "lo": lo, "hi": hi, "n": 10}
+    paired = {f"{k}_{p}": iv(0.0, -0.1, 0.1) for k in ("ge2e_cos", "sex_agree", "age_group_agree")
+              for p in ("face_minus_lips", "voice_minus_face", "voice_minus_lips")}
+    paired["ge2e_cos_face_minus_lips"] = iv(0.2, 0.1, 0.3)
+    cycle = {"chance": {"top1": 0.1}, "test": {"real": {"top1": iv(0.6, 0.5, 0.7)},
+                                               "face": {"top1": iv(0.12, 0.05, 0.2),
+                                                        "minus_real": {"top1": iv(-0.48, -0.6, -0.4)}}}}
+    lines = verdicts({"test": {"paired": paired}}, cycle)
+    assert "toward the speaker, vs lips only? yes" in lines[0]
+    assert "inconclusive: face and oracle are not told apart" in lines[1]
+    assert "inconclusive: even the oracle" in lines[2]
+    assert "inconclusive against chance" in lines[3] and "worse than real speech" in lines[3]
+
+
+def test_paired_actor_bootstrap_is_a_per_clip_difference():
+    import pandas as pd
+    from s2v_lib.lip2speech.evaluate import paired_actor_bootstrap
+    rows = pd.DataFrame({"clip_id": ["a", "b", "c", "d"] * 2, "actor": [1, 1, 2, 2] * 2,
+                         "method": ["x"] * 4 + ["y"] * 4, "m": [1.0, 2.0, 3.0, 4.0, 0.5, 1.5, 2.5, np.nan]})
+    d = paired_actor_bootstrap(rows, "x", "y", "m")
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.5) and d["lo"] == d["hi"] == pytest.approx(0.5)
+    assert paired_actor_bootstrap(rows, "x", "z", "m") is None

@@ -118,6 +118,13 @@ class Lip2SpeechConfig:
                                           SpeakerConfig(steps=20, seed=seed), RecogniserConfig(steps=80, seed=seed),
                                           FaceDecoderConfig(steps=20, seed=seed), 4, 4)
         elif s == "cpu":
+            # Sized so that notebook 07 takes ~7 min on 2 cores (one torch thread; the stage runs on one). CPU
+            # seconds measured per unit at these sizes (process time, cpu twin: 1360 train / 291 val / 291 test /
+            # 240 unseen clips): parallel step 0.17, AR step 0.26, recogniser step 0.057, speaker step 0.04,
+            # face-decoder step 0.13, GE2E 0.029 / clip, Griffin-Lim (32 it.) 0.13 / clip, STOI+ESTOI+PESQ
+            # 0.13 / clip, clip arrays 0.007 / clip. Sum: arrays + GE2E of 2182 clips 77 s, speaker module 20 s,
+            # 3 x 200 parallel + 40 AR steps 115 s, recogniser 17 s, scoring 2 x 24 clips x 6 methods 80 s, face
+            # decoder 29 s, cycle ~45 s (notebook 06's ~0.13 s / generated clip), notebook ~15 s: ~400 s.
             model = ModelConfig(mouth_hw=half, stages_out=(24, 48, 96, 128, 128), enc_hidden=96, dec_hidden=128,
                                 decoder=decoder)
             train, spk, rec, fd, ar, n = (TrainConfig(steps=200, batch=8, window=16, save_every=25, seed=seed),

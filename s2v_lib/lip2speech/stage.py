@@ -192,7 +192,7 @@ class Study:
         return ids, real, reconstruct(self.face_decoder, self.speakers[split]["face"], ids)
 
     def cycle(self, backend=None, conditions=CONDITIONS):
-        from .cycle import run_cycle, speech2video_backend
+        from .cycle import cycle_summary, run_cycle, speech2video_backend
         backend = backend or speech2video_backend(self.profile, self.data, self.device)
         rows = []
         for split in EV.SPLITS:
@@ -202,11 +202,5 @@ class Study:
                 rows.append(run_cycle(backend, speech, {i: self.arrays[split].wav[i] for i in ids},
                                       self.data.manifest, self.progress))
         self.cycle_rows = pd.concat(rows, ignore_index=True)
-        out = {}
-        for (split, method), g in self.cycle_rows.groupby(["split", "method"], sort=False):
-            out.setdefault(split, {})[method] = {k: EV.actor_bootstrap(g[k], g["actor"])
-                                                 for k in ("top1", "sex_agree", "age_group_agree") if g[k].notna().any()}
-        n_seen = self.data.clips("train")["actor"].nunique()
-        out["chance"] = {"top1": 1 / n_seen, "n_seen_actors": int(n_seen)}
-        self.cycle_summary = out
-        return out
+        self.cycle_summary = cycle_summary(self.cycle_rows, self.data.clips("train")["actor"].nunique())
+        return self.cycle_summary
