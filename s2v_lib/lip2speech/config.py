@@ -8,6 +8,8 @@ Our readings of what the paper leaves open are written here (and in notebook 07)
   the 4-layer LSTM runs T steps rather than 4T (the paper states no r; Tacotron uses 2-5).
 - decoder="parallel" (our default, a named departure): the BiLSTM outputs upsampled x4 and decoded
   by two 1-D conv layers + an LSTM, no attention, no stop token (the output length is known: 4T).
+  Measured on the cpu twin (lips only, 24 test clips; notebook 07 "Which decoder", decoder_study.py):
+  parallel at 200 steps: free-running val MSE 0.52, STOI 0.46; autoregressive at its 40: 1.65, 0.39.
 """
 from dataclasses import dataclass, field
 

@@ -144,7 +144,7 @@ def decoder_verdict(summary: dict, comparison: dict, profile_name: str) -> str:
     d = summary.get("test", {}).get("paired", {}).get("stoi_face_minus_face_ar")
     par, ar = comparison["parallel_val_mse_free_running_full"], comparison["ar_val_mse_free_running"]
     mse = "lower" if par < ar else "higher"
-    st = {"above": "higher", "below": "lower", "inconclusive": "not told apart from"}[sign_of(d)]
+    st = {"above": "higher than", "below": "lower than", "inconclusive": "not told apart from"}[sign_of(d)]
     stoi = f"; test STOI (parallel - autoregressive) {_iv(d)}: the parallel decoder's STOI is {st} the autoregressive one's" if d else ""
     return (f"Profile {profile_name}: the parallel decoder ({comparison['parallel_steps']} steps) reaches a {mse} "
             f"free-running validation MSE than the autoregressive one ({comparison['steps_compared']} steps): "
