@@ -279,6 +279,9 @@ def test_recogniser_learns_a_closed_vocabulary_of_tone_words(monkeypatch, tmp_pa
     test, test_texts, _ = tone_corpus(16, seed=1)                # new sentences, never heard
     hyps = [model.transcribe(test.wav[c]) for c in test.ids]
     assert wer([test_texts[c] for c in test.ids], hyps) < 0.2
+    again, hist2 = train_recogniser(get_profile("smoke"), train, texts, stats, cfg, mel, "tones", vocab=vocab,
+                                    progress=False)                  # finished: loaded from its checkpoint
+    assert hist2 == hist and [again.transcribe(test.wav[c]) for c in test.ids] == hyps
 
 
 def test_verdicts_read_intervals_and_call_overlap_inconclusive():

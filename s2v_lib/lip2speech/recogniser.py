@@ -16,6 +16,7 @@ in padding) and 12.5 output frames/s (CTC has fewer blank frames to learn; ~4 fr
 at the twin's fastest ~3.3 words/s) bring it to 0.00 (lr 1e-2).
 """
 import dataclasses
+import math
 import re
 
 import numpy as np
@@ -121,7 +122,8 @@ def train_recogniser(profile, arrays, transcripts: dict, stats, cfg: RecogniserC
     model = WordRecogniser(cfg, mel, stats, vocab).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(i, cfg.steps) / max(1, cfg.steps))))
+        opt, lambda i: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(i, cfg.steps) / max(1, cfg.steps))))
+    # (math, not numpy: a numpy float in the scheduler's state would make the checkpoint unloadable)
     rng = np.random.default_rng(cfg.seed)
     ids = list(arrays.ids)
     targets = {c: torch.tensor([model.vocab.index(w) + 1 for w in transcripts[c]]) for c in ids}
