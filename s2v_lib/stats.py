@@ -4,6 +4,7 @@
     diff, lo, hi = paired_bootstrap(a, b)                       # mean(a - b) over the same clips
     mean, lo, hi = hierarchical_bootstrap_ci(values)            # values (seeds, clips): over seeds and clips
     diff, lo, hi, p = paired_hierarchical_bootstrap(a, b)       # a (seeds_a, clips), b (seeds_b, clips)
+    mean, lo, hi = cluster_bootstrap_ci(values, actors)         # resampling whole actors, not clips
 """
 import numpy as np
 
@@ -38,6 +39,23 @@ def paired_bootstrap(a, b, n: int = 1000, seed: int = 0, stat=np.mean, alpha: fl
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     p = min(1.0, 2 * min((boots <= 0).mean(), (boots >= 0).mean()))
     return float(stat(d)), float(lo), float(hi), float(p)
+
+
+def cluster_bootstrap_ci(values, groups, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean over items; 95% interval from resampling whole groups (actors), since clips of one actor are
+    not independent. NaN items are left out (the mean and every resample are over the scored items)."""
+    values, groups = np.asarray(values, float), np.asarray(groups)
+    ok = ~np.isnan(values)
+    values, groups = values[ok], groups[ok]
+    if values.size == 0:
+        return np.nan, np.nan, np.nan
+    uniq = np.unique(groups)
+    sums = np.array([values[groups == g].sum() for g in uniq])
+    counts = np.array([(groups == g).sum() for g in uniq])
+    idx = np.random.default_rng(seed).integers(0, len(uniq), size=(n, len(uniq)))
+    boots = sums[idx].sum(1) / counts[idx].sum(1)
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return float(values.mean()), float(lo), float(hi)
 
 
 def ci_dict(values, **kw) -> dict:

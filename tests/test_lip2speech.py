@@ -8,7 +8,7 @@ import torch
 from s2v_lib.config import get_profile
 from s2v_lib.lip2speech import metrics as SM
 from s2v_lib.lip2speech.config import Lip2SpeechConfig, MelConfig, ModelConfig
-from s2v_lib.lip2speech.data import Batches, ClipArrays, LogMel, mouth_crops
+from s2v_lib.lip2speech.data import Batches, ClipArrays, LogMel, mel_stats, mouth_crops
 from s2v_lib.lip2speech.model import Lip2Speech, mel_loss
 from s2v_lib.lip2speech.recogniser import VOCAB, transcript, wer, word_errors
 from s2v_lib.lip2speech.speaker import info_nce
@@ -205,3 +205,114 @@ def test_actor_bootstrap_interval_brackets_the_mean():
     g = np.r_[np.arange(20) % 5, 0]
     r = actor_bootstrap(v, g)
     assert r["n"] == 20 and r["lo"] <= r["mean"] == 0.5 <= r["hi"]
+
+
+# -- the word recogniser (CTC)
+
+TONE_WORDS = {"ba": (300, 1200), "di": (520, 2100), "gu": (800, 3000), "ko": (420, 2600)}
+
+
+def tone_sentence(word_list, rng):
+    """A 'sentence' of tone words: each word 0.3 s of two partials (its own pair), 0.12-0.25 s gaps (at
+    12.5 CTC frames/s a repeated word needs a gap of at least one frame for its blank)."""
+    sr, parts = 16000, [np.zeros(int(rng.integers(800, 3200)), np.float32)]
+    for w in word_list:
+        t = np.arange(int(0.3 * sr)) / sr
+        f1, f2 = TONE_WORDS[w]
+        env = np.sin(np.pi * t / t[-1])
+        parts.append((0.3 * env * (np.sin(2 * np.pi * f1 * t) + 0.5 * np.sin(2 * np.pi * f2 * t))).astype(np.float32))
+        parts.append(np.zeros(int(rng.integers(1900, 4000)), np.float32))
+    x = np.concatenate(parts)
+    x = np.pad(x, (0, -len(x) % 640))                       # whole video frames, as the prepared clips
+    return x + 0.003 * rng.standard_normal(len(x)).astype(np.float32)
+
+
+def tone_corpus(n, seed):
+    rng = np.random.default_rng(seed)
+    vocab = sorted(TONE_WORDS)
+    clips, texts = {}, {}
+    for i in range(n):
+        ws = [vocab[k] for k in rng.integers(0, len(vocab), int(rng.integers(2, 5)))]
+        clips[f"c{i}"], texts[f"c{i}"] = tone_sentence(ws, rng), ws
+    logmel = LogMel(MelConfig())
+    mels = {c: logmel(torch.from_numpy(w)).numpy() for c, w in clips.items()}
+    return ClipArrays(list(clips), {}, mels, clips), texts, vocab
+
+
+def test_greedy_ctc_decoding_collapses_repeats_and_drops_blanks():
+    from s2v_lib.lip2speech.recogniser import greedy_decode
+    v = ["a", "b", "c"]
+    assert greedy_decode([0, 1, 1, 1, 0, 0, 2, 2, 3, 0], v) == ["a", "b", "c"]
+    assert greedy_decode([1, 1, 0, 1], v) == ["a", "a"]          # a blank separates a repeated word
+    assert greedy_decode([1, 1, 1, 1], v) == ["a"]
+    assert greedy_decode([0, 0, 0], v) == []
+
+
+def test_recogniser_output_is_independent_of_batch_padding():
+    """Packed sequences: a clip's log-probabilities do not depend on how much padding its batch adds
+    (an unpacked BiGRU's backward direction would start in the padding)."""
+    from s2v_lib.lip2speech.config import RecogniserConfig
+    from s2v_lib.lip2speech.recogniser import WordRecogniser
+    torch.manual_seed(0)
+    m = WordRecogniser(RecogniserConfig(hidden=16), MelConfig(), (np.zeros(80, np.float32), np.ones(80, np.float32)),
+                       vocab=["x", "y"]).eval()
+    wav = torch.from_numpy(speechlike(9600))
+    n = torch.tensor([9600])
+    with torch.no_grad():
+        a, la = m(torch.nn.functional.pad(wav, (0, 4800))[None], n)
+        b, lb = m(torch.nn.functional.pad(wav, (0, 16000))[None], n)
+    assert int(la) == int(lb) == 8 == int(m.out_lengths(n))      # 9600 samples = 60 mel frames -> ceil(60 / 8)
+    assert torch.allclose(a[0, :8], b[0, :8], atol=1e-5)
+
+
+def test_recogniser_learns_a_closed_vocabulary_of_tone_words(monkeypatch, tmp_path):
+    from s2v_lib.lip2speech.config import RecogniserConfig
+    from s2v_lib.lip2speech.recogniser import train_recogniser
+    monkeypatch.setenv("S2V_CACHE", str(tmp_path))
+    train, texts, vocab = tone_corpus(32, seed=0)
+    mel = MelConfig()
+    stats = mel_stats(train)
+    cfg = RecogniserConfig(hidden=64, steps=80, batch=8, lr=5e-3)
+    model, hist = train_recogniser(get_profile("smoke"), train, texts, stats, cfg, mel, "tones", vocab=vocab,
+                                   progress=False)
+    assert hist[-1]["ctc"] < 0.25 * hist[0]["ctc"]
+    test, test_texts, _ = tone_corpus(16, seed=1)                # new sentences, never heard
+    hyps = [model.transcribe(test.wav[c]) for c in test.ids]
+    assert wer([test_texts[c] for c in test.ids], hyps) < 0.2
+    again, hist2 = train_recogniser(get_profile("smoke"), train, texts, stats, cfg, mel, "tones", vocab=vocab,
+                                    progress=False)                  # finished: loaded from its checkpoint
+    assert hist2 == hist and [again.transcribe(test.wav[c]) for c in test.ids] == hyps
+
+
+def test_verdicts_read_intervals_and_call_overlap_inconclusive():
+    from s2v_lib.lip2speech.report import sign_of, verdicts, versus_level
+    assert sign_of({"mean": 0.1, "lo": 0.02, "hi": 0.2}) == "above"
+    assert sign_of({"mean": -0.1, "lo": -0.2, "hi": -0.01}) == "below"
+    assert sign_of({"mean": 0.1, "lo": -0.01, "hi": 0.2}) == "inconclusive"
+    assert sign_of({"mean": float("nan"), "lo": float("nan"), "hi": float("nan")}) == "inconclusive"
+    assert versus_level({"mean": 0.3, "lo": 0.2, "hi": 0.4}, 0.1) == "above"
+    assert versus_level({"mean": 0.3, "lo": 0.05, "hi": 0.4}, 0.1) == "inconclusive"
+
+    def iv(m, lo, hi):
+        return {"mean": m, "lo": lo, "hi": hi, "n": 10}
+    paired = {f"{k}_{p}": iv(0.0, -0.1, 0.1) for k in ("ge2e_cos", "sex_agree", "age_group_agree")
+              for p in ("face_minus_lips", "voice_minus_face", "voice_minus_lips")}
+    paired["ge2e_cos_face_minus_lips"] = iv(0.2, 0.1, 0.3)
+    cycle = {"chance": {"top1": 0.1}, "test": {"real": {"top1": iv(0.6, 0.5, 0.7)},
+                                               "face": {"top1": iv(0.12, 0.05, 0.2),
+                                                        "minus_real": {"top1": iv(-0.48, -0.6, -0.4)}}}}
+    lines = verdicts({"test": {"paired": paired}}, cycle)
+    assert "toward the speaker, vs lips only? yes" in lines[0]
+    assert "inconclusive: face and oracle are not told apart" in lines[1]
+    assert "inconclusive: even the oracle" in lines[2]
+    assert "inconclusive against chance" in lines[3] and "worse than real speech" in lines[3]
+
+
+def test_paired_actor_bootstrap_is_a_per_clip_difference():
+    import pandas as pd
+    from s2v_lib.lip2speech.evaluate import paired_actor_bootstrap
+    rows = pd.DataFrame({"clip_id": ["a", "b", "c", "d"] * 2, "actor": [1, 1, 2, 2] * 2,
+                         "method": ["x"] * 4 + ["y"] * 4, "m": [1.0, 2.0, 3.0, 4.0, 0.5, 1.5, 2.5, np.nan]})
+    d = paired_actor_bootstrap(rows, "x", "y", "m")
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.5) and d["lo"] == d["hi"] == pytest.approx(0.5)
+    assert paired_actor_bootstrap(rows, "x", "z", "m") is None

@@ -12,7 +12,9 @@ from tqdm.auto import tqdm
 from .. import metrics as M
 from ..atomic import write_csv, write_json
 from ..paths import results_dir
+from ..stats import cluster_bootstrap_ci  # noqa: F401  (re-exported: tests and notebooks use U.cluster_bootstrap_ci)
 from .context import EvalContext
+
 
 def method_key(method: str) -> str:
     return {"speech2video": "speech2video", "S2F+SDFA": "s2f_sdfa", "real": "real"}.get(method, method.lower())
@@ -31,21 +33,6 @@ def fit_demographic_probes(identity_teacher, data, split: str = "train", seed: i
         probes[target] = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced",
                                             random_state=seed).fit(emb, y)
     return probes
-
-
-def cluster_bootstrap_ci(values, groups, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean over items; 95% interval from resampling whole groups (here: unseen actors), since clips of
-    one actor are not independent."""
-    values, groups = np.asarray(values, float), np.asarray(groups)
-    if values.size == 0:
-        return np.nan, np.nan, np.nan
-    uniq = np.unique(groups)
-    sums = np.array([values[groups == g].sum() for g in uniq])
-    counts = np.array([(groups == g).sum() for g in uniq])
-    idx = np.random.default_rng(seed).integers(0, len(uniq), size=(n, len(uniq)))
-    boots = sums[idx].sum(1) / counts[idx].sum(1)
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return float(values.mean()), float(lo), float(hi)
 
 
 def independence_chance(truth, pred) -> float:

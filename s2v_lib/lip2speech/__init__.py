@@ -14,6 +14,7 @@ One concept per file:
     evaluate      generated speech per clip and condition, scored; probes; summary with intervals
     face_decoder  speaker embedding -> 64 px face (the paper's mean-face analysis)
     cycle         Lip2Speech speech fed back into speech2video
-    report        results/<profile>/lip2speech.json + .md beside the paper's Table 2
+    report        results/<profile>/lip2speech.json + .md beside the paper's Table 2; verdicts from intervals
+    decoder_study the measurement behind the default decoder (parallel vs autoregressive, lips only; CLI)
     figures       mel spectrograms (Fig. 8), face reconstructions, training curves
 """

@@ -47,12 +47,40 @@ def run_cycle(backend, speech: dict, real_wavs: dict, manifest, progress=True) -
                                                               disable=not progress, leave=False)]
         emb = embed(frames)
         nn_actor = gallery.nearest(emb)
+        pred = {t: probes[t].predict(emb) for t in ("sex", "age_group")}
         for k, c in enumerate(ids):
             split, actor = m.loc[c, "split"], int(m.loc[c, "actor"])
             rows.append({"method": method, "clip_id": c, "split": split, "actor": actor,
                          "nn_actor": int(nn_actor[k]),
                          "top1": float(nn_actor[k] == actor) if split != "unseen" else np.nan,
-                         "sex_agree": float(probes["sex"].predict(emb[k:k + 1])[0] == str(m.loc[c, "sex"])),
-                         "age_group_agree": float(probes["age_group"].predict(emb[k:k + 1])[0] == str(m.loc[c, "age_group"])),
+                         "sex": str(m.loc[c, "sex"]), "age_group": str(m.loc[c, "age_group"]),
+                         "pred_sex": str(pred["sex"][k]), "pred_age_group": str(pred["age_group"][k]),
                          "frame": frames[k][len(frames[k]) // 2]})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    for t in ("sex", "age_group"):
+        df[f"{t}_agree"] = (df[f"pred_{t}"] == df[t]).astype(float)
+    return df
+
+
+CYCLE_METRICS = ("top1", "sex_agree", "age_group_agree")
+
+
+def cycle_summary(rows: pd.DataFrame, n_seen_actors: int) -> dict:
+    """{split: {method: {metric: {mean, lo, hi, n}, "<metric>_chance": c, "minus_real": {metric: paired}}},
+    "chance": {...}}. Chance of top1: 1 / seen actors; of an attribute agreement: what predictions
+    independent of the truth would reach (evaluation.unseen.independence_chance, per method).
+    minus_real: this speech's score - the real speech's on the same clips (actors resampled)."""
+    from ..evaluation.unseen import independence_chance
+    from .evaluate import actor_bootstrap, paired_actor_bootstrap
+    out = {}
+    for (split, method), g in rows.groupby(["split", "method"], sort=False):
+        d = {k: actor_bootstrap(g[k], g["actor"]) for k in CYCLE_METRICS if g[k].notna().any()}
+        for t in ("sex", "age_group"):
+            d[f"{t}_agree_chance"] = independence_chance(g[t], g[f"pred_{t}"])
+        if method != "real":
+            split_rows = rows[rows["split"] == split]
+            d["minus_real"] = {k: paired_actor_bootstrap(split_rows, method, "real", k) for k in CYCLE_METRICS
+                               if g[k].notna().any()}
+        out.setdefault(split, {})[method] = d
+    out["chance"] = {"top1": 1 / n_seen_actors, "n_seen_actors": int(n_seen_actors)}
+    return out

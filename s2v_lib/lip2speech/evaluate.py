@@ -6,13 +6,14 @@ STOI, ESTOI, PESQ-WB against the real audio; GE2E cosine to the real clip; word 
 closed-vocabulary recogniser; sex and age group read from the GE2E embedding by probes trained on
 real training voices. Per split and method: speaker-verification EER (generated clips scored
 against every actor's enrolment = mean GE2E of that actor's real clips in the split).
-Intervals: 95% bootstrap resampling ACTORS (clips of one actor are not independent).
+Intervals: 95% bootstrap resampling ACTORS (clips of one actor are not independent), also for the
+paired differences between methods (per-clip differences on the same clips, actors resampled).
 """
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..stats import paired_bootstrap
+from ..stats import cluster_bootstrap_ci
 from . import metrics as SM
 from .config import CONDITIONS
 from .recogniser import transcript, word_errors
@@ -48,18 +49,26 @@ def fit_voice_probes(train_emb: dict, manifest, seed: int = 0) -> dict:
 
 
 def actor_bootstrap(values, actors, n: int = 1000, seed: int = 0) -> dict:
-    v, g = np.asarray(values, float), np.asarray(actors)
-    ok = ~np.isnan(v)
-    v, g = v[ok], g[ok]
-    if v.size == 0:
-        return {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0}
-    uniq = np.unique(g)
-    sums = np.array([v[g == a].sum() for a in uniq])
-    cnts = np.array([(g == a).sum() for a in uniq])
-    idx = np.random.default_rng(seed).integers(0, len(uniq), size=(n, len(uniq)))
-    boots = sums[idx].sum(1) / cnts[idx].sum(1)
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return {"mean": float(v.mean()), "lo": float(lo), "hi": float(hi), "n": int(v.size)}
+    """stats.cluster_bootstrap_ci (resampling actors; NaN clips left out) as {mean, lo, hi, n}."""
+    v = np.asarray(values, float)
+    m, lo, hi = cluster_bootstrap_ci(v, actors, n, seed)
+    return {"mean": m, "lo": lo, "hi": hi, "n": int((~np.isnan(v)).sum())}
+
+
+VOICE_METRICS = ("ge2e_cos", "sex_agree", "age_group_agree")
+PAIRS = {("face", "lips"): VOICE_METRICS, ("voice", "face"): VOICE_METRICS, ("voice", "lips"): VOICE_METRICS,
+         ("face", "face_ar"): ("stoi", "estoi", "ge2e_cos")}      # (a, b): a - b; the last: parallel - AR decoder
+
+
+def paired_actor_bootstrap(rows: pd.DataFrame, a: str, b: str, metric: str) -> dict | None:
+    """Mean over clips of metric(a) - metric(b) on the clips both methods scored, 95% interval
+    resampling actors: {mean, lo, hi, n}. None when a method is missing."""
+    piv = rows.pivot(index="clip_id", columns="method", values=metric)
+    if a not in piv or b not in piv:
+        return None
+    d = (piv[a] - piv[b]).dropna()
+    actor = rows.drop_duplicates("clip_id").set_index("clip_id")["actor"]
+    return actor_bootstrap(d.to_numpy(), actor.loc[d.index].to_numpy())
 
 
 def generate_speech(trained: dict, arrays, clip_ids, speakers: dict, stats, vocoder, device="cpu",
@@ -117,7 +126,7 @@ def enrolment(real_emb_all: dict, manifest) -> dict:
 
 def summarise(per_clip: pd.DataFrame, embs: dict, real_emb_all: dict, manifest) -> dict:
     """{split: {method: {metric: {mean, lo, hi, n}}}} + EER per split and method + chance levels +
-    paired differences of GE2E cosine (face - lips, voice - face)."""
+    paired differences (PAIRS: face - lips, voice - face, voice - lips, parallel - AR decoder)."""
     out = {}
     actor_of = manifest.set_index("clip_id")["actor"].astype(int).to_dict()
     for split, df in per_clip.groupby("split", sort=False):
@@ -135,12 +144,12 @@ def summarise(per_clip: pd.DataFrame, embs: dict, real_emb_all: dict, manifest) 
                        "sex_majority": float(g["sex"].value_counts(normalize=True).max()),
                        "age_group_majority": float(g["age_group"].value_counts(normalize=True).max()),
                        "ge2e_cos_other_actor": _other_actor_cos(embs[split]["real"], actor_of, enrol)}
-        piv = df.pivot(index="clip_id", columns="method", values="ge2e_cos")
         pairs = {}
-        for a, b in (("face", "lips"), ("voice", "face"), ("voice", "lips")):
-            if a in piv and b in piv:
-                d, lo, hi, p = paired_bootstrap(piv[a].to_numpy(), piv[b].to_numpy())
-                pairs[f"ge2e_cos_{a}_minus_{b}"] = {"mean": d, "lo": lo, "hi": hi, "p": p}
+        for (a, b), metrics in PAIRS.items():
+            for k in metrics:
+                d = paired_actor_bootstrap(df, a, b, k)
+                if d is not None:
+                    pairs[f"{k}_{a}_minus_{b}"] = d
         s["paired"] = pairs
         out[split] = s
     return out
@@ -153,4 +162,4 @@ def _other_actor_cos(real: dict, actor_of: dict, enrol: dict) -> float:
 
 
 __all__ = ["CONDITIONS", "SPLITS", "pick_clips", "fit_voice_probes", "generate_speech", "score_split", "summarise",
-           "actor_bootstrap", "enrolment"]
+           "actor_bootstrap", "paired_actor_bootstrap", "enrolment"]

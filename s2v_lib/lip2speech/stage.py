@@ -18,7 +18,7 @@ from . import evaluate as EV
 from .config import CONDITIONS, Lip2SpeechConfig
 from .data import load_split, mel_stats, one_thread
 from .face_decoder import face_targets, reconstruct, train_face_decoder
-from .recogniser import train_recogniser
+from .recogniser import train_recogniser, transcript
 from .speaker import actor_voice_embeddings, face_embeddings, ge2e_embeddings, train_speaker_encoder
 from .train import train_condition
 from .vocoder import GriffinLimVocoder
@@ -142,10 +142,11 @@ class Study:
                 "parallel_steps": int(par["step"].max())}
 
     def train_recogniser(self):
-        sentences = self.data.manifest.set_index("clip_id")["sentence"].to_dict()
+        sentences = self.data.manifest.set_index("clip_id")["sentence"]
+        words = {c: transcript(sentences[c]) for c in self.arrays["train"].ids}
         with one_thread(self.device):
             self.recogniser, self.recogniser_history = train_recogniser(
-                self.profile, self.arrays["train"], sentences, self.stats, self.cfg.recogniser, self.cfg.mel,
+                self.profile, self.arrays["train"], words, self.stats, self.cfg.recogniser, self.cfg.mel,
                 self.data_key, self.device, self.force_retrain, self.progress)
         return pd.DataFrame(self.recogniser_history)
 
@@ -191,7 +192,7 @@ class Study:
         return ids, real, reconstruct(self.face_decoder, self.speakers[split]["face"], ids)
 
     def cycle(self, backend=None, conditions=CONDITIONS):
-        from .cycle import run_cycle, speech2video_backend
+        from .cycle import cycle_summary, run_cycle, speech2video_backend
         backend = backend or speech2video_backend(self.profile, self.data, self.device)
         rows = []
         for split in EV.SPLITS:
@@ -201,11 +202,5 @@ class Study:
                 rows.append(run_cycle(backend, speech, {i: self.arrays[split].wav[i] for i in ids},
                                       self.data.manifest, self.progress))
         self.cycle_rows = pd.concat(rows, ignore_index=True)
-        out = {}
-        for (split, method), g in self.cycle_rows.groupby(["split", "method"], sort=False):
-            out.setdefault(split, {})[method] = {k: EV.actor_bootstrap(g[k], g["actor"])
-                                                 for k in ("top1", "sex_agree", "age_group_agree") if g[k].notna().any()}
-        n_seen = self.data.clips("train")["actor"].nunique()
-        out["chance"] = {"top1": 1 / n_seen, "n_seen_actors": int(n_seen)}
-        self.cycle_summary = out
-        return out
+        self.cycle_summary = cycle_summary(self.cycle_rows, self.data.clips("train")["actor"].nunique())
+        return self.cycle_summary
