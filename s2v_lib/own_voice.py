@@ -38,14 +38,17 @@ def load_trained(profile: str, device: str = "cpu") -> TrainedStudy:
     """The finished speech2video of one profile and its upstream artifacts; a UserError when any is missing
     (nothing is trained here)."""
     from .composer.training import load_model
+    from .data.cache_key import is_complete
     from .data.pipeline import get_prepared, twin_dir
-    from .paths import results_dir
+    from .paths import cache_root, results_dir
     from .stage_one.features import speech_stage
     from .teachers.loading import load_emotion_teacher, load_identity_teacher
     if not (results_dir(profile) / "teachers.json").exists():
         raise UserError(f"profile {profile}: no teachers chosen (results/{profile}/teachers.json)")
     if not (twin_dir(_profile(profile)) / "twin.json").exists():
         raise UserError(f"profile {profile}: no twin in the cache")
+    if not any(is_complete(d) for d in (cache_root() / "prepared").glob(f"synthetic-{profile}-*")):
+        raise UserError(f"profile {profile}: the twin is not prepared yet")     # preparing is notebook 01's work
     data = get_prepared(profile, progress=False)          # a no-op when prepared
     id_t, emo_t = load_identity_teacher(profile, device=device), load_emotion_teacher(profile, device=device)
     stage = speech_stage(profile, data, id_t, emo_t, device, progress=False, require_cached=True)
