@@ -8,6 +8,7 @@ shows and, for smoke, that those models only prove the plumbing.
     display(demo_widget(demo))
 """
 import html
+import re
 from dataclasses import dataclass, field
 
 from .errors import UserError
@@ -42,12 +43,12 @@ def note_html(profile: str, current: str | None, reason: str = "") -> str:
     if reason:
         head += f" ({html.escape(reason)})"
     if profile == "smoke":
-        head += "<br><b>Smoke models:</b> " + html.escape(SMOKE_NOTE) + "."
+        head += "<br><b>Smoke models:</b> " + re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(SMOKE_NOTE)) + "."
     return head
 
 
 def best_demo_study(device: str = "cpu", seed: int = 0, current: DemoStudy | None = None,
-                    dataset: str = "synthetic", order=ORDER) -> DemoStudy:
+                    dataset: str = "synthetic", order=ORDER, progress: bool = True) -> DemoStudy:
     """The demo's models: the best trained profile (own_voice.best_trained_profile; nothing is trained here).
     `current` (the notebook's own objects) is reused when it is that profile, and returned as it is when
     the notebook runs on a dataset other than the twin (the other profiles' models know only the twin)."""
@@ -70,9 +71,11 @@ def best_demo_study(device: str = "cpu", seed: int = 0, current: DemoStudy | Non
         current.trained, current.encoder = trained, encoder
         current.note = note_html(trained.profile, current.profile)
         return current
-    ctx = build_context(trained.profile, trained.data, device, seed=seed, progress=False, with_sync=False,
+    if progress:
+        print(f"the demo shows profile {trained.profile}'s models: loading them (gallery and probes) ...")
+    ctx = build_context(trained.profile, trained.data, device, seed=seed, progress=progress, with_sync=False,
                         id_teacher=trained.identity_teacher, emo_teacher=trained.emotion_teacher)
-    probes = fit_demographic_probes(ctx.identity_teacher, trained.data, seed=seed)
+    probes = fit_demographic_probes(ctx.identity_teacher, trained.data, seed=seed, progress=progress)
     features = trained.stage["clips"]
     models = load_models(trained.profile, trained.data, features, ctx.identity_teacher, device, [seed], progress=False)
     return DemoStudy(trained.profile, trained.data, ctx, probes, demo_generators(models, trained.data, features, seed),

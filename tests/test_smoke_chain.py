@@ -96,7 +96,7 @@ def test_upload_demo_on_a_voice_recorded_elsewhere(smoke_run):
     from elsewhere_voice import elsewhere_wav_bytes, upload
     from s2v_lib.demo_models import best_demo_study, demo_widget
     from s2v_lib.widgets import OwnVoicePanel
-    demo = best_demo_study("cpu")
+    demo = best_demo_study("cpu", progress=False)
     assert f"profile <b>{demo.profile}</b>" in demo.note
     assert ("only prove the plumbing" in demo.note) == (demo.profile == "smoke")
     assert len(demo_widget(demo).children) == 3                      # note, clip panel, upload
