@@ -110,7 +110,7 @@ def test_upload_demo_on_a_voice_recorded_elsewhere(smoke_run):
     assert "44100 Hz, resampled to 16 kHz" in panel.status.value and f"{len(frames)} frames" in panel.status.value
     assert panel.video.value.count("data:video/mp4;base64,") == 1
     facts = panel.last["facts"]
-    assert facts["sex (probe on generated face)"] in {"male", "female"}
+    assert facts["sex (probe on generated face)"] in set(demo.data.manifest["sex"].astype(str))
     assert facts["age group (probe on generated face)"] in set(demo.data.manifest["age_group"].astype(str))
     seen = set(demo.data.clips("train")["actor"].astype(str))
     assert facts["nearest seen actor to the face"].split()[0] in seen
