@@ -141,12 +141,19 @@ assert set(study["method"]) == {"real", "speech2video", "S2F+SDFA"}
 # ## Try it yourself
 # Pick a test clip (an observed speaker) or an unseen voice, pick a model, press **Generate**: the
 # generated video plays with its speech next to the real one, with what the teachers read from the
-# generated face. (Shown when `INTERACTIVE` is true; batch runs skip it.)
+# generated face. Below it, **your own voice**: upload a recording (WAV, FLAC or MP3, any sample rate;
+# the first 10 s are used) and press **Run on my voice**: speech2video treats it as one more unseen voice
+# and shows the face it imagines, with what the probes read from it (sex, age group) and the nearest seen
+# actors. The same from a terminal: `python -m s2v_lib generate --wav my.wav --out me.mp4`.
+#
+# The demo shows the best models trained in this cache (gpu over cpu over smoke), whatever `PROFILE` this
+# notebook ran at, and says which; smoke models only prove the plumbing. (Shown when `INTERACTIVE` is
+# true; batch runs skip it.)
 
 # %% tags=["nbval-ignore-output"]
-from s2v_lib.widgets import DemoPanel, face_readout
+from s2v_lib.demo_models import DemoStudy, best_demo_study, demo_generators, demo_widget
 
 if INTERACTIVE:
-    demo_models = {"speech2video": speech2video, "SDFA (own still)": gens["SDFA"][SEED], "S2F+SDFA": gens["S2F+SDFA"][SEED]}
-    panel = DemoPanel(data, demo_models, readout=face_readout(ctx, probes))
-    display(panel.widget)
+    here = DemoStudy(profile.name, data, ctx, probes, demo_generators(models, data, features, SEED))
+    demo = best_demo_study(device, seed=SEED, current=here, dataset=DATASET)
+    display(demo_widget(demo))

@@ -7,6 +7,9 @@ DemoPanel: pick a test clip or an unseen voice, pick a model, press Generate;
 the generated video plays with its speech beside the ground truth, with what the teachers read
 from the generated face (emotion, nearest seen actor, sex / age group).
 
+OwnVoicePanel: upload a recording (WAV / FLAC / MP3, any rate), press "Run on my voice": speech2video
+treats it as one more unseen voice (own_voice.read_voice_bytes, own_voice.voice_video, as the CLI does).
+
     panel = DemoPanel(data, gens, readout=face_readout(ctx, probes))
     display(panel.widget)
 
@@ -21,6 +24,7 @@ import numpy as np
 from . import metrics as M
 from .errors import UserError
 from .media import video_html
+from .own_voice import MAX_SECONDS
 
 SOURCES = {"test clip": "test", "unseen voice": "unseen"}
 WIDE = W.Layout(width="36em")                       # "1001_DFA_ANG_XX (actor 1001, male, adult, ANG)" fits
@@ -90,23 +94,37 @@ class ClipBrowser:
 
 
 
+def read_face(ctx, probes: dict | None, frames) -> dict:
+    """What the teachers and probes read from one generated clip: emotion, nearest seen actor (identity-teacher
+    centroid), and with probes its sex and age group."""
+    picked = [frames[M.frame_positions(len(frames))]]
+    emb = M.clip_embeddings(ctx.identity_teacher, picked)
+    out = {"emotion": M.emotion_predictions(ctx.emotion_teacher, M.clip_emotion_logits(ctx.emotion_teacher, picked))[0],
+           "actor": ctx.gallery.nearest(emb)[0]}
+    if probes:
+        out |= {k: probes[k].predict(emb)[0] for k in ("sex", "age_group")}
+    return out
+
+
 def face_readout(ctx, probes: dict | None = None):
     """readout(frames, clip_id) -> {label: text}: emotion teacher, nearest seen actor, probes' sex / age group."""
     man = ctx.data.manifest.set_index("clip_id")
 
     def readout(frames, clip_id):
-        picked = [frames[M.frame_positions(len(frames))]]
-        emb = M.clip_embeddings(ctx.identity_teacher, picked)
-        emo = M.emotion_predictions(ctx.emotion_teacher, M.clip_emotion_logits(ctx.emotion_teacher, picked))[0]
-        row = man.loc[clip_id]
-        out = {"emotion (teacher on generated face)": f"{emo} (spoken: {row['emotion']})",
-               "nearest seen actor": f"{ctx.gallery.nearest(emb)[0]} (voice owner: {row['actor']})"}
+        face, row = read_face(ctx, probes, frames), man.loc[clip_id]
+        out = {"emotion (teacher on generated face)": f"{face['emotion']} (spoken: {row['emotion']})",
+               "nearest seen actor": f"{face['actor']} (voice owner: {row['actor']})"}
         if probes:
-            out["sex (probe)"] = f"{probes['sex'].predict(emb)[0]} (voice owner: {row['sex']})"
-            out["age group (probe)"] = f"{probes['age_group'].predict(emb)[0]} (voice owner: {row['age_group']})"
+            out["sex (probe)"] = f"{face['sex']} (voice owner: {row['sex']})"
+            out["age group (probe)"] = f"{face['age_group']} (voice owner: {row['age_group']})"
         return out
 
     return readout
+
+
+def facts_table(facts: dict) -> str:
+    return "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>"
+                               for k, v in facts.items()) + "</table>"
 
 
 class DemoPanel:
@@ -154,7 +172,82 @@ class DemoPanel:
             return
         self.videos.value = (self.encode(frames, wav, width=self.width, label=f"{model} (generated)")
                              + self.encode(truth, wav, width=self.width, label="ground truth"))
-        self.facts.value = "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>"
-                                               for k, v in facts.items()) + "</table>"
+        self.facts.value = facts_table(facts)
         self.status.value = f"{html.escape(model)} on {html.escape(clip_id)}: {len(frames)} frames"
         self.last = {"clip_id": clip_id, "model": model, "frames": frames, "facts": facts}
+
+
+class OwnVoicePanel:
+    """Upload a recording, press the button: the video speech2video imagines for it, with the audio, and what
+    the teachers / probes read from that face plus the seen actor nearest to the voice itself.
+    speak(wav 16 kHz) -> (frames, {label: text}); readout(frames) -> {label: text}."""
+    ACCEPT = ".wav,.flac,.mp3"
+
+    def __init__(self, speak, readout=None, encode=video_html, width: int = 192, max_seconds: float = MAX_SECONDS):
+        self.speak, self.readout, self.encode, self.width, self.max_seconds = speak, readout, encode, width, max_seconds
+        self.upload = W.FileUpload(accept=self.ACCEPT, multiple=False, description="your voice")
+        self.button = W.Button(description="Run on my voice", icon="microphone")
+        self.status = W.HTML(f"Upload a WAV, FLAC or MP3 recording (any sample rate; the first {max_seconds:.0f} s "
+                             "are used), then press <b>Run on my voice</b>.")
+        self.video, self.facts = W.HTML(), W.HTML()
+        self.last: dict | None = None
+        self.upload.observe(self._on_upload, names="value")
+        self.button.on_click(self._on_run)
+        self.widget = W.VBox([W.HTML("<b>Your own voice</b>"), W.HBox([self.upload, self.button]),
+                              self.status, self.video, self.facts])
+
+    @classmethod
+    def for_study(cls, demo, **kw):
+        """From a demo_models.DemoStudy: its speech2video and stage-one encoder, teachers and probes."""
+        from .own_voice import nearest_seen_actor, voice_video
+        sex_age = demo.data.manifest.drop_duplicates("actor").set_index("actor")[["sex", "age_group"]]
+
+        def speak(wav):
+            frames, features = voice_video(demo.trained, wav, demo.encoder)
+            near = nearest_seen_actor(demo.trained, features["nu"])
+            return frames, {"nearest seen actor to the voice (students)":
+                            f"{near['actor']} ({near['sex']}, {near['age_group']}; cosine {near['cosine']:.2f})"}
+
+        def readout(frames):
+            face = read_face(demo.ctx, demo.probes, frames)
+            out = {"emotion (teacher on generated face)": face["emotion"]}
+            a = face["actor"]
+            out["nearest seen actor to the face"] = (f"{a} ({sex_age.at[a, 'sex']}, {sex_age.at[a, 'age_group']})"
+                                                     if a in sex_age.index else str(a))
+            if demo.probes:
+                out["sex (probe on generated face)"] = face["sex"]
+                out["age group (probe on generated face)"] = face["age_group"]
+            return out
+
+        return cls(speak, readout, width=kw.pop("width", max(192, 3 * demo.data.frame_size)), **kw)
+
+    def _file(self):
+        return self.upload.value[0] if self.upload.value else None
+
+    def _on_upload(self, _change=None):
+        f = self._file()
+        if f is not None:
+            self.status.value = (f"{html.escape(f['name'])} ({f['size'] / 1024:.0f} KB) uploaded; "
+                                 "press <b>Run on my voice</b>.")
+
+    def _on_run(self, _button=None):
+        from .own_voice import read_voice_bytes
+        f = self._file()
+        if f is None:
+            self.status.value = "<b>no recording yet:</b> upload a WAV, FLAC or MP3 file first"
+            return
+        self.status.value = f"reading {html.escape(f['name'])} ..."
+        self.video.value = self.facts.value = ""
+        try:
+            wav, note = read_voice_bytes(bytes(f["content"]), f["name"], self.max_seconds)
+            self.status.value = f"{html.escape(note)}; generating ..."
+            frames, facts = self.speak(wav)
+            facts = {**(self.readout(frames) if self.readout else {}), **facts}
+        except (UserError, ValueError) as e:           # one line in the panel, no traceback
+            self.status.value = f"<b>error:</b> {html.escape(str(e))}"
+            self.last = {"error": str(e)}
+            return
+        self.video.value = self.encode(frames, wav, width=self.width, label=f"speech2video on {html.escape(f['name'])}")
+        self.facts.value = facts_table(facts)
+        self.status.value = f"{html.escape(note)}; {len(frames)} frames at 25 fps"
+        self.last = {"name": f["name"], "wav": wav, "frames": frames, "facts": facts, "note": note}

@@ -4,8 +4,9 @@ Debian's chromium driven by Playwright (pointed at /usr/bin/chromium: Playwright
 own browser here) against `python -m s2v_lib.lab` on 127.0.0.1 with a token, on the smoke cache that
 `make test` leaves (the smoke chain trains the models the demo shows). It runs notebook 01 and checks
 that the clip browser updates on a change, runs notebook 06 and checks that Generate produces a
-playing <video>, saves both and checks `git status` stays clean, reloads and checks no widget
-error shows. Screenshots go to tests/artifacts/ (git-ignored), kept for the CI log.
+playing <video> and that an uploaded WAV (your own voice) does too, saves both and checks `git status`
+stays clean, reloads and checks no widget error shows. Screenshots go to tests/artifacts/ (git-ignored),
+kept for the CI log.
 """
 import os
 import secrets
@@ -168,6 +169,34 @@ def test_demo_generate_plays_a_video(page, lab):
     })""")
     assert playing.get("error") is None and not playing["paused"] and playing["t"] > 0 and playing["w"] > 0, playing
     page.screenshot(path=str(ARTIFACTS / "06_demo_generate.png"), full_page=False)
+    save_and_check_clean(page, "06_unseen_voice.ipynb")
+
+
+def test_own_voice_upload_plays_a_video(page, lab):
+    """The upload under the demo: a WAV of a voice none of the twin's, chosen through the browser's file chooser
+    (ipywidgets' FileUpload opens it from a detached <input type=file>), then Run on my voice."""
+    from elsewhere_voice import elsewhere_wav_bytes
+    voice = ARTIFACTS / "elsewhere_voice.wav"
+    voice.write_bytes(elsewhere_wav_bytes(44100)[0])
+    upload = page.locator(".widget-upload").first
+    upload.scroll_into_view_if_needed()
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        upload.click()
+    chooser.value.set_files(str(voice))
+    page.locator(".widget-html", has_text="uploaded").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Run on my voice").click()
+    page.locator(".widget-html", has_text="frames at 25 fps").first.wait_for(timeout=300_000)
+    assert page.locator(".widget-html", has_text="resampled to 16 kHz").count() >= 1
+    assert page.get_by_text("sex (probe on generated face)").count() >= 1
+    mine = page.locator(".widget-html video").last
+    mine.scroll_into_view_if_needed()
+    playing = mine.evaluate("""v => new Promise(resolve => {
+        v.muted = true;
+        v.play().catch(() => resolve({error: 'play() refused'}));
+        setTimeout(() => resolve({paused: v.paused, t: v.currentTime, w: v.videoWidth}), 2500);
+    })""")
+    assert playing.get("error") is None and not playing["paused"] and playing["t"] > 0 and playing["w"] > 0, playing
+    page.screenshot(path=str(ARTIFACTS / "06_own_voice.png"), full_page=False)
     save_and_check_clean(page, "06_unseen_voice.ipynb")
 
 

@@ -98,15 +98,10 @@ def test_generate_cli_on_a_voice_recorded_elsewhere(smoke_run, tmp_path):
     import av
     import soundfile as sf
 
-    from s2v_lib.data.twin.espeak import Synth
-    synth = Synth()
-    try:
-        wav, _ = synth.speak("The quick brown fox jumps over the lazy dog near the river bank.",
-                             "name elsewhere\nlanguage en-gb\ngender male\npitch 70 110\n", {}, seed=7)
-    finally:
-        synth.close()
+    from elsewhere_voice import elsewhere_voice
+    wav, rate = elsewhere_voice()
     voice = tmp_path / "voice.wav"
-    sf.write(voice, wav, synth.sample_rate)
+    sf.write(voice, wav, rate)
     out = tmp_path / "me.mp4"
     r = subprocess.run([sys.executable, "-m", "s2v_lib", "generate", "--wav", str(voice), "--out", str(out)],
                        cwd=REPO_ROOT, capture_output=True, text=True)
@@ -115,7 +110,38 @@ def test_generate_cli_on_a_voice_recorded_elsewhere(smoke_run, tmp_path):
     with av.open(str(out)) as c:
         assert c.streams.video and c.streams.audio
         n_frames = sum(1 for _ in c.decode(video=0))
-    assert abs(n_frames - len(wav) / synth.sample_rate * 25) <= 2
+    assert abs(n_frames - len(wav) / rate * 25) <= 2
     bad = subprocess.run([sys.executable, "-m", "s2v_lib", "generate", "--wav", str(tmp_path / "none.wav"),
                           "--out", str(out)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_upload_demo_on_a_voice_recorded_elsewhere(smoke_run):
+    """Notebook 06's upload on the models the chain trained (the best in this cache): a 44.1 kHz WAV of a voice
+    none of the twin's becomes a video with its audio, the probes' sex / age readout and the nearest seen actors;
+    a corrupt file gives one line in the panel."""
+    from elsewhere_voice import elsewhere_wav_bytes, upload
+    from s2v_lib.demo_models import best_demo_study, demo_widget
+    from s2v_lib.widgets import OwnVoicePanel
+    demo = best_demo_study("cpu", progress=False)
+    assert f"profile <b>{demo.profile}</b>" in demo.note
+    assert ("only prove the plumbing" in demo.note) == (demo.profile == "smoke")
+    assert len(demo_widget(demo).children) == 3                      # note, clip panel, upload
+    panel = OwnVoicePanel.for_study(demo)
+    content, seconds = elsewhere_wav_bytes(44100)
+    upload(panel, "elsewhere.wav", content)
+    panel.button.click()
+    assert "error" not in panel.last, panel.status.value
+    frames = panel.last["frames"]
+    assert frames.shape[1:] == (demo.data.frame_size, demo.data.frame_size, 3) and abs(len(frames) - seconds * 25) <= 2
+    assert "44100 Hz, resampled to 16 kHz" in panel.status.value and f"{len(frames)} frames" in panel.status.value
+    assert panel.video.value.count("data:video/mp4;base64,") == 1
+    facts = panel.last["facts"]
+    assert facts["sex (probe on generated face)"] in set(demo.data.manifest["sex"].astype(str))
+    assert facts["age group (probe on generated face)"] in set(demo.data.manifest["age_group"].astype(str))
+    seen = set(demo.data.clips("train")["actor"].astype(str))
+    assert facts["nearest seen actor to the face"].split()[0] in seen
+    assert facts["nearest seen actor to the voice (students)"].split()[0] in seen
+    upload(panel, "broken.wav", b"RIFF" + bytes(300))
+    panel.button.click()
+    assert panel.last["error"].startswith("broken.wav: cannot read it as audio") and "\n" not in panel.last["error"]

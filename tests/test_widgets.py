@@ -6,7 +6,8 @@ from s2v_lib import metrics as M
 from s2v_lib.data.dataset import PreparedData
 from s2v_lib.evaluation.context import EvalContext
 from s2v_lib.errors import UserError
-from s2v_lib.widgets import ClipBrowser, DemoPanel, face_readout
+from s2v_lib.widgets import ClipBrowser, DemoPanel, OwnVoicePanel, face_readout
+from elsewhere_voice import elsewhere_wav_bytes, upload
 from toy_av import ToyEmotionTeacher, ToyIdentityTeacher, make_toy_prepared
 
 
@@ -111,3 +112,65 @@ def test_demo_clip_dropdown_is_wide_enough(data):
     panel, _ = make_panel(data)
     longest = max(len(label) for label, _ in panel.clip.options)
     assert panel.clip.layout.width.endswith("em") and float(panel.clip.layout.width[:-2]) * 1.6 >= longest
+
+
+# --- your own voice: the upload ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def elsewhere_wav():
+    """WAV bytes at 44.1 kHz of a voice none of the twin's (eSpeak's 22.05 kHz resampled: the reader resamples again)."""
+    return elsewhere_wav_bytes(44100)
+
+
+def make_voice_panel(**kw):
+    heard = []
+
+    def speak(wav):
+        heard.append(wav)
+        n = len(wav) // 640
+        return np.full((n, 16, 16, 3), 128, np.uint8), {"nearest seen actor to the voice (students)": "1001"}
+
+    def readout(frames):
+        return {"sex (probe on generated face)": "male", "age group (probe on generated face)": "adult"}
+
+    return OwnVoicePanel(speak, readout, **kw), heard
+
+
+def test_upload_of_a_voice_recorded_elsewhere_makes_a_video_and_the_readout(elsewhere_wav):
+    content, seconds = elsewhere_wav
+    panel, heard = make_voice_panel()
+    panel.button.click()                                        # nothing uploaded yet: a hint, nothing run
+    assert "no recording yet" in panel.status.value and not heard
+    upload(panel, "my voice.wav", content)
+    assert "uploaded" in panel.status.value and not heard     # the heavy work waits for the button
+    panel.button.click()
+    assert len(heard) == 1 and heard[0].dtype == np.float32
+    assert abs(len(heard[0]) - seconds * 16000) <= 16          # resampled from 44.1 kHz to 16 kHz, not trimmed
+    assert "44100 Hz, resampled to 16 kHz" in panel.status.value and "trimmed" not in panel.status.value
+    assert panel.video.value.count("data:video/mp4;base64,") == 1 and "<video" in panel.video.value
+    assert "my voice.wav" in panel.video.value
+    for key in ("sex (probe on generated face)", "age group (probe on generated face)",
+                "nearest seen actor to the voice (students)"):
+        assert key in panel.facts.value
+    assert f"{len(heard[0]) // 640} frames" in panel.status.value
+
+
+def test_a_long_upload_is_trimmed_with_a_message(elsewhere_wav):
+    panel, heard = make_voice_panel(max_seconds=1.0, encode=fake_encode)
+    upload(panel, "long.wav", elsewhere_wav[0])
+    panel.button.click()
+    assert len(heard[0]) == 16000 and "trimmed to the first 1 s" in panel.status.value
+    assert "data-frames='25'" in panel.video.value
+
+
+@pytest.mark.parametrize("name, content", [("broken.wav", b"RIFF\x10\x00\x00\x00WAVEfmt garbage" * 20),
+                                           ("broken.mp3", b"\xff\xfb\x90\x00" + bytes(500)),
+                                           ("empty.flac", b"")])
+def test_a_corrupt_upload_gives_one_clear_line(name, content):
+    panel, heard = make_voice_panel(encode=fake_encode)
+    upload(panel, name, content)
+    panel.button.click()
+    msg = panel.last["error"]
+    assert not heard and panel.video.value == "" and panel.facts.value == ""
+    assert msg.startswith(f"{name}: ") and "WAV, FLAC or MP3" in msg and "\n" not in msg
+    assert "Traceback" not in panel.status.value and "error" in panel.status.value
