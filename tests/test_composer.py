@@ -420,3 +420,15 @@ def test_generator_ema_starts_at_the_generator_and_then_lags_it():
         net.weight.add_(1.0)
     ema_update(ema, net, 0.999, adversarial_step=1000)
     assert (ema.weight - before).abs().max() < 0.01 and not any(p.requires_grad for p in ema.parameters())
+
+
+def test_spectral_norm_leaves_one_element_weights_learnable():
+    """Spectral norm pins a 1x1 weight to +-1 (its own sigma): SDFA's D_sync scores a distance through
+    Linear(1, 1), which must keep its gradient; every larger layer is normalised."""
+    from s2v_lib.models.discriminators import spectral_normed
+    from s2v_lib.models.sdfa import SDFASyncDiscriminator
+    d = spectral_normed(SDFASyncDiscriminator(5, 8))
+    assert not hasattr(d.out, "parametrizations") and hasattr(d.video[-1], "parametrizations")
+    out = d(torch.rand(2, 5, 3, 32, 32), torch.randn(2, 3200))
+    out.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())

@@ -13,7 +13,8 @@ def spectral_normed(module: nn.Module) -> nn.Module:
     discriminator: its Lipschitz constant stays near 1, so it cannot overpower the generator with
     steep, high-frequency gradients. A named departure wherever a paper's D has none."""
     for name, child in module.named_children():
-        if isinstance(child, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+        if isinstance(child, (nn.Conv1d, nn.Conv2d, nn.Linear)) and child.weight.numel() > 1:
+            # a one-element weight (SDFA's D_sync score of a distance) would be pinned to +-1: no gradient
             setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
         else:
             spectral_normed(child)
