@@ -29,6 +29,13 @@ def down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def frame_code(in_ch: int, ch: int, out_dim: int) -> nn.Sequential:
+    """(N, in_ch, H, W) -> (N, out_dim): three stride-2 convs, global average pooling, a linear layer
+    (the frame / mouth stream of D_sync, SDFA's sequence D and SDFA's D_sync)."""
+    return nn.Sequential(down(in_ch, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
+                         AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, out_dim))
+
+
 class ImageEncoder(nn.Module):
     """(N, C, S, S) -> (N, 8ch, S/16, S/16) by four stride-2 convs."""
 
@@ -81,8 +88,7 @@ class SyncDiscriminator(nn.Module):
 
     def __init__(self, c_dim: int, ch: int = 32, hidden: int = 128):
         super().__init__()
-        self.frame = nn.Sequential(down(3, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
-                                   AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, hidden))
+        self.frame = frame_code(3, ch, hidden)
         self.audio = nn.Sequential(nn.Linear(c_dim, hidden), nn.LeakyReLU(0.2, inplace=True),
                                    nn.Linear(hidden, hidden))
         self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(2 * hidden, hidden),
@@ -98,8 +104,7 @@ class SequenceDiscriminator(nn.Module):
 
     def __init__(self, audio_encoder: nn.Module, audio_dim: int, ch: int = 32, hidden: int = 128):
         super().__init__()
-        self.frame = nn.Sequential(down(3, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
-                                   AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, hidden))
+        self.frame = frame_code(3, ch, hidden)
         self.audio = audio_encoder
         self.gru = nn.GRU(hidden + audio_dim, hidden, batch_first=True)
         self.out = nn.Linear(hidden, 1)

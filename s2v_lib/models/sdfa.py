@@ -15,8 +15,7 @@ import torch
 import torch.nn as nn
 
 from . import fp32_rnn
-from .deterministic import AdaptiveAvgPool2d
-from .discriminators import down
+from .discriminators import down, frame_code
 
 WINDOW = 3200   # 0.2 s at 16 kHz, centred on the frame
 
@@ -67,8 +66,7 @@ class SDFASyncDiscriminator(nn.Module):
 
     def __init__(self, frames: int, ch: int = 32, dim: int = 128):
         super().__init__()
-        self.video = nn.Sequential(down(3 * frames, ch, norm=False), down(ch, 2 * ch), down(2 * ch, 4 * ch),
-                                   AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * ch, dim))
+        self.video = frame_code(3 * frames, ch, dim)
         self.audio = RawAudioEncoder(dim, norm=True)
         self.out = nn.Linear(1, 1)
 
