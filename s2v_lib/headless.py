@@ -10,8 +10,10 @@ executes a notebook, and the same in results/<profile>/notebooks/NN_name.log.
 Everything is written to the log and relayed from there to the terminal as it grows, so the two
 show the same. Progress bars stay out of the executed notebooks: their outputs are the results,
 the same on a rerun whether the models were trained or found in the cache (nbval compares them).
-Kernels use CurveZMQ-encrypted transport, as ipykernel's "Kernel is running over TCP without
-encryption" warning (printed once per notebook otherwise) asks.
+The kernel process's own stdout and stderr (what bypasses Jupyter's messages: a native library's
+abort message, a crash at start or shutdown) are appended to the log as well, so the log is the
+whole story of the run. Kernels use CurveZMQ-encrypted transport, as ipykernel's "Kernel is running
+over TCP without encryption" warning (printed once per notebook otherwise) asks.
 """
 import codecs
 import os
@@ -21,7 +23,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine, papermill_engines
+from traitlets import Unicode
 
 ENGINE = "s2v-headless"
 
@@ -87,11 +91,29 @@ class LoggedEngine(NBClientEngine):
 papermill_engines.register(ENGINE, LoggedEngine)
 
 
-def kernel_config():
-    """traitlets config for the kernel manager: Curve-encrypted transport when pyzmq has Curve."""
+class LoggedKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, starting the kernel with its stdout and stderr appended to output_path."""
+    output_path = Unicode("", config=True, help="file the kernel process's own stdout/stderr go to")
+
+    async def start_kernel(self, **kw):
+        if not self.output_path:
+            return await super().start_kernel(**kw)
+        with open(self.output_path, "ab") as fh:                 # O_APPEND: interleaves safely with the log
+            kw.setdefault("stdout", fh)
+            kw.setdefault("stderr", fh)
+            return await super().start_kernel(**kw)              # the child keeps its own copy of the fd
+
+
+def kernel_config(output_path: Path | None = None):
+    """traitlets config for the notebook client: LoggedKernelManager writing to output_path, and
+    Curve-encrypted transport when pyzmq has Curve."""
     import zmq
     from traitlets.config import Config
-    return Config({"KernelManager": {"transport_encryption": "auto"}}) if zmq.has("curve") else Config()
+    config = {"NotebookClient": {"kernel_manager_class": LoggedKernelManager},
+              "LoggedKernelManager": {"output_path": str(output_path or "")}}
+    if zmq.has("curve"):
+        config["KernelManager"] = {"transport_encryption": "auto"}
+    return Config(config)
 
 
 @contextmanager
@@ -148,7 +170,7 @@ def execute(nb_path: Path, out_path: Path, parameters: dict, label: str, log_pat
             with kernel_environment(log_path, hasattr(terminal, "isatty") and terminal.isatty()):
                 pm.execute_notebook(str(nb_path), str(out_path), parameters=parameters, kernel_name=kernel_name,
                                     cwd=str(cwd), progress_bar=False, log_output=False, engine_name=ENGINE,
-                                    stdout_file=log, stderr_file=log, on_cell=on_cell, config=kernel_config())
+                                    stdout_file=log, stderr_file=log, on_cell=on_cell, config=kernel_config(log_path))
         finally:
             log.write(f"[{label}] {clock(time.perf_counter() - t0)} elapsed\n")
             relay.stop()

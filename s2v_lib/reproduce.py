@@ -132,10 +132,12 @@ def package_versions() -> dict:
     return out
 
 
-def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=print, on_done=None) -> dict:
+def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=print, on_done=None,
+                  terminal=None) -> dict:
     """Execute notebooks in order; raises UserError at the first failure with notebook, cell, error.
     on_done(durations so far) is called after each notebook (the CLI records provenance there, so a
-    chain that stops later still has the durations of what finished)."""
+    chain that stops later still has the durations of what finished). Each notebook's log is relayed
+    to `terminal` (default sys.stderr) as it grows."""
     import papermill as pm
 
     from .headless import execute
@@ -146,7 +148,7 @@ def run_notebooks(profile: str, notebooks, parameters: dict, out_dir: Path, log=
         t0 = time.perf_counter()
         try:
             execute(nb, out, parameters, label=f"{profile} {nb.stem}", log_path=out.with_suffix(".log"),
-                    cwd=nb.parent)
+                    cwd=nb.parent, terminal=terminal)
         except pm.PapermillExecutionError as e:
             first_line = next((ln for ln in e.source.splitlines() if ln.strip()), "")[:80]
             raise UserError(f"notebook {nb.name} failed in cell [{e.exec_count}] `{first_line}` "

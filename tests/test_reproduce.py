@@ -1,4 +1,5 @@
 """The papermill runner: order, filtering, failure reporting, provenance helpers; CLI errors."""
+import io
 import json
 import subprocess
 import sys
@@ -95,21 +96,25 @@ def test_cli_user_errors_are_one_line(argv, needle):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_headless_run_shows_cells_and_progress_bars_in_terminal_and_log(tmp_path, capfd):
+def test_headless_run_shows_cells_and_progress_bars_in_terminal_and_log(tmp_path):
     """The terminal and NN.log get one line per code cell with elapsed time, the library's tqdm bars
-    (via tqdm.auto, as s2v_lib uses it) as text, and no ipykernel transport warning; the executed
-    notebook keeps the prints but no progress bars (text or widget)."""
+    (via tqdm.auto, as s2v_lib uses it) as text, what the kernel process writes past Jupyter (here at
+    its exit) and no ipykernel transport warning; the executed notebook keeps the prints but no
+    progress bars (text or widget). The terminal is a StringIO: pytest's fd capture would also catch
+    other tests' kernels still shutting down."""
     _notebook(tmp_path / "01_bars.ipynb", [
-        "import s2v_lib\nfrom tqdm.auto import tqdm\nimport time",
+        "import s2v_lib\nfrom tqdm.auto import tqdm\nimport time, atexit, os\n"
+        "atexit.register(lambda: os.write(2, b'kernel process exits\\n'))",
         "for _ in tqdm(range(40), desc='toy training', mininterval=0):\n    time.sleep(0.01)",
         "print('after the bar')"])
     out = tmp_path / "out"
     out.mkdir()
+    terminal = io.StringIO()
     reproduce.run_notebooks("smoke", reproduce.list_notebooks(folder=tmp_path), {"PROFILE": "smoke"}, out,
-                            log=lambda s: None)
-    terminal = capfd.readouterr().err
+                            log=lambda s: None, terminal=terminal)
     log = (out / "01_bars.log").read_bytes().decode()
-    assert terminal == log                                      # the terminal shows the log as it grows
+    assert terminal.getvalue() == log                           # the terminal shows the log as it grows
+    assert "kernel process exits\n" in log                     # the kernel's own stderr, not only its messages
     assert "[smoke 01_bars] cell 1/5 +00:0" in log and "cell 4/5" in log and "for _ in tqdm(range(40)" in log
     assert "toy training: 100%" in log and "40/40" in log and "it/s]" in log     # steps, rate, ETA field
     assert "\r" in log and "after the bar" in log and "without encryption" not in log
