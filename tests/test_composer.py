@@ -25,7 +25,7 @@ from s2v_lib.models.s2f import VoiceEncoder, VoiceEncoderConfig
 from s2v_lib.models.sdfa import RawAudioEncoder, SDFAConfig, SDFAGenerator
 from s2v_lib.train.checkpoint import Checkpoint
 from s2v_lib.train.loop import StepContext, train
-from s2v_lib.train.windows import ClipBank, LoopConfig, WindowSampler, audio_window_array
+from s2v_lib.train.windows import ClipBank, LoopConfig, Prefetcher, WindowSampler, audio_window_array, to_device
 
 from toy_av import make_toy_prepared
 
@@ -172,26 +172,28 @@ def test_training_steps_reduce_reconstruction_losses(toy):
     torch.manual_seed(0)
     s2v = Speech2VideoTask(speech2video_config(smoke, C_DIM, NU_DIM, MU_DIM,
                                                      teacher_channels(teacher, 48, "cpu"), ch=16, warmup=0), teacher)
-    batch = WindowSampler(_bank(data, feats), loop).sample(0)
+    batch = to_device(WindowSampler(_bank(data, feats), loop).sample(0), "cpu")
     logs = _steps_on_one_batch(s2v, batch)
     assert logs[-1]["sim_l1"] < logs[0]["sim_l1"]
     assert all(np.isfinite(v) for v in logs[-1].values())
 
     sdfa = SDFATask(sdfa_config(smoke, ch=16, warmup=0))
     sdfa_loop = dataclasses.replace(sdfa.cfg.loop, batch_clips=2)      # 5-frame chunks with sync negatives
-    logs = _steps_on_one_batch(sdfa, WindowSampler(_bank(data, None), sdfa_loop).sample(0))
+    logs = _steps_on_one_batch(sdfa, to_device(WindowSampler(_bank(data, None), sdfa_loop).sample(0), "cpu"))
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
     assert np.isfinite(float(logs[-1]["loss_D_sync"])) and float(logs[-1]["adv_sync"]) > 0
 
     vec = {cid: np.random.default_rng(0).standard_normal(NU_DIM).astype(np.float32) for cid in data.manifest.clip_id}
     s2f = SDFATask(sdfa_config(smoke, id_from_vector=NU_DIM, ch=16, warmup=0))
-    batch = WindowSampler(_bank(data, None, face_vec=vec), sdfa_loop, vector_keys=("face_vec",)).sample(0)
+    batch = to_device(WindowSampler(_bank(data, None, face_vec=vec), sdfa_loop, vector_keys=("face_vec",)).sample(0),
+                      "cpu")
     logs = _steps_on_one_batch(s2f, batch)
     assert logs[-1]["mouth_l1"] < logs[0]["mouth_l1"]
 
     voice = VoiceTask(voice_config(smoke, NU_DIM))
     vloop = LoopConfig(batch_clips=4, window=1, voice_crop_s=1.0)
-    batch = WindowSampler(_bank(data, None, nu_target=vec), vloop, vector_keys=("nu_target",)).sample(0)
+    batch = to_device(WindowSampler(_bank(data, None, nu_target=vec), vloop, vector_keys=("nu_target",)).sample(0),
+                      "cpu")
     logs = _steps_on_one_batch(voice, batch)
     assert logs[-1]["loss"] < logs[0]["loss"]
 
@@ -205,6 +207,51 @@ def test_sampler_is_a_function_of_the_step(toy):
     halves = [s.sample(5, rank=r, world=2) for r in range(2)]
     assert torch.equal(torch.cat([h["frames"] for h in halves]), a["frames"])
     assert not torch.equal(a["c"], a["c_shift"])            # D_sync's negatives are shifted in time
+
+
+def test_a_split_is_decoded_once_per_process_and_shared_read_only(toy, monkeypatch):
+    data, feats, _ = toy
+    first, ids = load_clips(data, "train", feats)
+    calls, real_load = [], type(data).load
+    monkeypatch.setattr(type(data), "load", lambda self, cid: calls.append(cid) or real_load(self, cid))
+    again, _ = load_clips(data, "train")                      # another stage, same split: no decoding
+    assert calls == [] and np.shares_memory(again[0]["frames"], first[0]["frames"])
+    with pytest.raises(ValueError):
+        again[0]["frames"][0, 0, 0, 0] = 1                    # read-only: no stage changes another's data
+    load_clips(data, "test", limit=1)                         # a few clips: read directly, cache kept
+    assert len(calls) == 1 and np.shares_memory(load_clips(data, "train")[0][0]["frames"], first[0]["frames"])
+
+
+def test_host_batches_carry_uint8_frames_and_the_device_gets_floats(toy):
+    data, feats, _ = toy
+    host = WindowSampler(_bank(data, feats), LoopConfig(batch_clips=2, window=3)).sample(0)
+    assert host["frames"].dtype == torch.uint8 and host["frames"].shape[-1] == 3     # (B, W, S, S, 3)
+    assert host["still"].dtype == torch.uint8 and host["c"].dtype == torch.float32
+    dev = to_device(host, "cpu")
+    assert dev["frames"].shape == (*host["frames"].shape[:2], 3, *host["frames"].shape[2:4])
+    assert torch.equal(dev["frames"], host["frames"].float().div(255).movedim(-1, -3))
+    assert dev["frames"].dtype == torch.float32 and 0 <= dev["frames"].min() and dev["frames"].max() <= 1
+
+
+def test_prefetched_batches_are_the_sampler_batches_also_after_a_resume(toy):
+    data, feats, _ = toy
+    sampler = WindowSampler(_bank(data, feats), LoopConfig(batch_clips=2, window=3, seed=4))
+    pre = Prefetcher(sampler)
+    for step in [0, 1, 2, 7, 8]:                              # 7: a resumed run's first step (nothing prefetched)
+        got, want = pre.get(step, last_step=8), sampler.sample(step)
+        assert all(torch.equal(got[k], want[k]) for k in want), step
+    assert pre._next is None                                  # nothing drawn past the last step
+    pre.close()
+
+    class Broken:
+        def sample(self, step, rank=0, world=1):
+            if step == 1:
+                raise ValueError("bad clip")
+            return sampler.sample(step)
+    pre = Prefetcher(Broken())
+    pre.get(0)
+    with pytest.raises(ValueError, match="bad clip"):         # raised in the training thread, not lost
+        pre.get(1)
 
 
 def _s2v_task(teacher, steps):
@@ -262,8 +309,8 @@ def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path
     g_before = {k: v.clone() for k, v in task.nets["G"].state_dict().items()}
     sampler = WindowSampler(_bank(data, feats), cfg.loop)
     with torch.no_grad():
-        l1_before = (task.nets["G"](*(sampler.sample(0)[k] for k in ("c", "nu", "mu")))[0]
-                     - sampler.sample(0)["frames"]).abs().mean()
+        first = to_device(sampler.sample(0), "cpu")
+        l1_before = (task.nets["G"](*(first[k] for k in ("c", "nu", "mu")))[0] - first["frames"]).abs().mean()
     cfg.loop.steps = 2                                         # the warm-up alone
     hist = train(task, sampler, cfg.loop, Checkpoint(tmp_path / "w", cfg), progress=False)
     assert (hist["warmup"] == 1).all() and "loss_D_fr" not in hist
@@ -271,12 +318,13 @@ def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path
     assert any(not torch.equal(v, g_before[k]) for k, v in task.nets["G"].state_dict().items())
     assert hist["l1_full"].iloc[0] == pytest.approx(float(l1_before), rel=1e-4)
     cfg.loop.steps = 4                                         # then the paper's objective
-    task.train_step(sampler.sample(2), StepContext("cpu", False, 0).at(2))
+    task.train_step(to_device(sampler.sample(2), "cpu"), StepContext("cpu", False, 0).at(2))
     assert any(not torch.equal(v, d_before[k]) for k, v in task.nets["D_fr"].state_dict().items())
     # SDFA's warm-up too: the generator moves, its discriminators do not
     sdfa = SDFATask(sdfa_config(get_profile("smoke"), ch=16, steps=1, warmup=1))
     sdfa_d = {k: v.clone() for k, v in sdfa.nets["D_fr"].state_dict().items()}
-    logs = sdfa.train_step(WindowSampler(_bank(data, None), cfg.loop).sample(0), StepContext("cpu", False, 0).at(0))
+    first = to_device(WindowSampler(_bank(data, None), cfg.loop).sample(0), "cpu")
+    logs = sdfa.train_step(first, StepContext("cpu", False, 0).at(0))
     assert logs["warmup"] == 1.0 and np.isfinite(logs["l1_full"])
     assert all(torch.equal(v, sdfa_d[k]) for k, v in sdfa.nets["D_fr"].state_dict().items())
     # the profile's default: WARMUP[scale] warm-up steps, none when the adversarial steps are given
@@ -359,7 +407,7 @@ def test_every_task_trains_under_bf16_autocast_with_fp32_rnns(toy):
     ctx = StepContext("cpu", True, 0)
     for name, (task, bank, keys) in tasks.items():
         task_loop = loop if name == "speech2video" else dataclasses.replace(task.cfg.loop, batch_clips=2)
-        batch = WindowSampler(bank, task_loop, vector_keys=keys).sample(0)
+        batch = to_device(WindowSampler(bank, task_loop, vector_keys=keys).sample(0), "cpu")
         logs = task.train_step(batch, ctx.at(0))
         assert all(np.isfinite(v) for v in logs.values()), name
         for net_name, net in task.nets.items():

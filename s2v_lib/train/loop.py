@@ -18,7 +18,7 @@ import torch.distributed as dist
 from ..atomic import write_csv
 from .ddp import raw, world_info, wrap_ddp
 from .resumable import run_resumable
-from .windows import LoopConfig, WindowSampler, to_device
+from .windows import LoopConfig, Prefetcher, WindowSampler, to_device
 
 
 class StepContext:
@@ -53,6 +53,7 @@ def train(task, sampler: WindowSampler, cfg: LoopConfig, ckpt, *, device="cpu", 
     state = {**{f"net.{k}": v for k, v in plain.items()}, **{f"optim.{k}": o for k, o in task.optims.items()}}
     ctx = StepContext(device, amp, cfg.seed)
     wrapped = None
+    prefetch = None if sampler is None else Prefetcher(sampler, rank, world, pin_memory=ctx.device.type == "cuda")
     clock = {"t": time.perf_counter(), "frames": 0}
 
     def step_fn(step: int):
@@ -62,7 +63,7 @@ def train(task, sampler: WindowSampler, cfg: LoopConfig, ckpt, *, device="cpu", 
         task.nets = wrapped
         for net in task.nets.values():
             net.train()
-        batch = to_device(sampler.sample(step, rank, world), device)
+        batch = to_device(prefetch.get(step, last_step=cfg.steps - 1), device)
         logs = task.train_step(batch, ctx.at(step))
         task.nets = plain
         clock["frames"] += cfg.batch_clips * cfg.window
@@ -82,10 +83,14 @@ def train(task, sampler: WindowSampler, cfg: LoopConfig, ckpt, *, device="cpu", 
         if log_path is not None:
             write_csv(log_path, pd.DataFrame(history))
 
-    result = run_resumable(ckpt, cfg.steps, step_fn, state, save_every=cfg.ckpt_every,
-                           force_retrain=force_retrain, require_done=require_done, progress=progress, desc=desc,
-                           on_save=on_save, is_writer=rank == 0,
-                           postfix=lambda row: {k: f"{v:.3g}" for k, v in row.items() if k.startswith("loss")})
+    try:
+        result = run_resumable(ckpt, cfg.steps, step_fn, state, save_every=cfg.ckpt_every,
+                               force_retrain=force_retrain, require_done=require_done, progress=progress, desc=desc,
+                               on_save=on_save, is_writer=rank == 0,
+                               postfix=lambda row: {k: f"{v:.3g}" for k, v in row.items() if k.startswith("loss")})
+    finally:
+        if prefetch is not None:
+            prefetch.close()
     task.nets = plain
     if world > 1 and result.trained:
         dist.barrier()

@@ -1,8 +1,14 @@
 """Training windows for the generative models: clips held in memory and the batch of step s.
 
 Sampling is a pure function of (seed, step): a resumed or a distributed run sees exactly the batches a
-single uninterrupted run would; under DDP each rank takes its slice of the global batch.
+single uninterrupted run would; under DDP each rank takes its slice of the global batch. Because of that,
+the next step's batch can be drawn while the current one trains (`Prefetcher`) without changing a number.
+
+A host batch (`collate`) keeps frames as uint8 (..., S, S, 3), a quarter of float32's bytes on the way to
+the device; `to_device` moves it (from pinned memory on CUDA) and makes the models' float (..., 3, S, S)
+in [0, 1] there.
 """
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,18 +113,79 @@ class WindowSampler:
         return collate(items[rank * per:(rank + 1) * per])
 
 
+FRAME_KEYS = ("frames", "still")     # uint8 images in a host batch; float (..., 3, S, S) after to_device
+
+
 def collate(items: list[dict]) -> dict:
+    """Host batch: frame keys stay uint8 (..., S, S, 3), everything else float32."""
     batch = {}
     for k in items[0]:
-        arr = np.stack([it[k] for it in items])
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-        if k in ("frames", "still"):
-            t = t.float().div_(255.0).movedim(-1, -3)           # (..., S, S, 3) uint8 -> (..., 3, S, S)
-        else:
-            t = t.float()
-        batch[k] = t
+        t = torch.from_numpy(np.ascontiguousarray(np.stack([it[k] for it in items])))
+        batch[k] = t if k in FRAME_KEYS else t.float()
     return batch
 
 
+def pin(batch: dict) -> dict:
+    """Page-locked copies, so a CUDA copy can run asynchronously (non_blocking)."""
+    return {k: v.pin_memory() for k, v in batch.items()}
+
+
 def to_device(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    """Host batch -> the models' batch on `device`: frame keys converted from uint8 there."""
+    out = {}
+    for k, v in batch.items():
+        v = v.to(device, non_blocking=True)
+        if k in FRAME_KEYS and v.dtype == torch.uint8:
+            v = v.float().div_(255.0).movedim(-1, -3)           # (..., S, S, 3) uint8 -> (..., 3, S, S)
+        out[k] = v
+    return out
+
+
+class Prefetcher:
+    """The batch of step s + 1 drawn (and pinned, for CUDA) in a background thread while step s trains.
+    Sampling is a pure function of the step, so the batches are exactly those of sampler.sample."""
+
+    def __init__(self, sampler: WindowSampler, rank: int = 0, world: int = 1, pin_memory: bool = False):
+        self.sampler, self.rank, self.world, self.pin_memory = sampler, rank, world, pin_memory
+        self._next: tuple[int, threading.Thread, dict] | None = None
+
+    def _draw(self, step: int) -> dict:
+        batch = self.sampler.sample(step, self.rank, self.world)
+        return pin(batch) if self.pin_memory else batch
+
+    def _start(self, step: int):
+        box = {}
+
+        def work():
+            try:
+                box["batch"] = self._draw(step)
+            except BaseException as e:          # re-raised in the training thread
+                box["error"] = e
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        self._next = (step, thread, box)
+
+    def get(self, step: int, last_step: int | None = None) -> dict:
+        """The host batch of `step`; starts drawing step + 1 unless step is last_step."""
+        if self._next is not None and self._next[0] == step:
+            _, thread, box = self._next
+            thread.join()
+            if "error" in box:
+                raise box["error"]
+            batch = box["batch"]
+        else:                                    # first step, or after a resume: draw it now
+            self._join()
+            batch = self._draw(step)
+        self._next = None
+        if last_step is None or step < last_step:
+            self._start(step + 1)
+        return batch
+
+    def _join(self):
+        if self._next is not None:
+            self._next[1].join()
+            self._next = None
+
+    def close(self):
+        self._join()
