@@ -193,3 +193,24 @@ ablation_clips = score_ablations(ablation_generators(ablation_models, data, feat
 ablations = ablation_table(ablation_clips, per_clip, ABLATIONS)
 write_ablations(ablation_clips, ablations, profile.name, DATA_LABEL)
 display(Markdown((RES_DIR / "ablations.md").read_text()))
+
+# %% [markdown]
+# ## What SDFA's synchronisation discriminator knows
+# SDFA (and S2F+SDFA) learn lip sync only through $D_{sync}$, so a generator can sync no better than
+# its $D_{sync}$ tells sync apart. Read on validation clips with the triples it was trained on: a real
+# 5-frame mouth chunk with its own 0.2 s of speech and with speech 3-10 frames away; the share where
+# the in-sync speech gets the higher score (chance 0.5; interval over the triples), and the mean
+# probability it gives each kind of pair.
+
+# %%
+from s2v_lib.atomic import write_json
+from s2v_lib.evaluation.sync_discriminator import real_pair_ranking
+
+d_sync_reading = {name: real_pair_ranking(models[name][SEED].discriminators["D_sync"], data, device=device,
+                                          seed=SEED) for name in ("sdfa", "s2f_sdfa")}
+write_json(RES_DIR / "sdfa_sync_discriminator.json", {"dataset": DATA_LABEL, "profile": profile.name,
+                                                       "seed": SEED, "split": "val", "methods": d_sync_reading})
+for name, r in d_sync_reading.items():
+    print(f"{name}: in-sync ranked above off-sync for {r['pair_accuracy']:.3f} [{r['ci'][0]:.3f}, "
+          f"{r['ci'][1]:.3f}] of {r['n']} real triples (chance 0.5); p(sync) {r['p_sync']:.3f} in sync, "
+          f"{r['p_off_sync']:.3f} off sync")

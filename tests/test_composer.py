@@ -480,3 +480,34 @@ def test_spectral_norm_leaves_one_element_weights_learnable():
     out = d(torch.rand(2, 5, 3, 32, 32), torch.randn(2, 3200))
     out.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
+
+
+def test_d_sync_real_pair_ranking_reads_the_discriminator_the_right_way_round(toy):
+    """An oracle that knows each chunk's own speech ranks every triple right (1.0), its mirror none
+    (0.0), an untrained SDFA D_sync about half: the score says what D_sync knows about sync."""
+    from s2v_lib.evaluation.sync_discriminator import real_pair_ranking
+    from s2v_lib.models.sdfa import SDFASyncDiscriminator
+    data, _, _ = toy
+    clips, ids = load_clips(data, "train")
+    sampler = WindowSampler(ClipBank(clips, ids), LoopConfig(batch_clips=8, window=5, audio_negatives=True, seed=0),
+                            vector_keys=())
+    own = {}
+    for i in range(2):                                        # the triples real_pair_ranking will draw
+        b = to_device(sampler.sample(i), "cpu")
+        own.update({f.numpy().tobytes(): a for f, a in zip(b["frames"], b["audio_sync"])})
+
+    class Oracle(torch.nn.Module):
+        def __init__(self, sign):
+            super().__init__()
+            self.sign = sign
+
+        def forward(self, frames, audio):
+            truth = torch.stack([own[f.numpy().tobytes()] for f in frames])
+            return -self.sign * (audio - truth).abs().mean(1, keepdim=True)
+
+    kw = dict(split="train", n_batches=2, batch_clips=8, seed=0)
+    assert real_pair_ranking(Oracle(1), data, **kw)["pair_accuracy"] == 1.0
+    assert real_pair_ranking(Oracle(-1), data, **kw)["pair_accuracy"] == 0.0
+    torch.manual_seed(0)
+    untrained = real_pair_ranking(SDFASyncDiscriminator(5, ch=8, dim=16), data, **kw)
+    assert untrained["n"] == 16 and 0.0 < untrained["pair_accuracy"] < 1.0 and untrained["chance"] == 0.5

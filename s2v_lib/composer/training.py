@@ -38,6 +38,7 @@ class TrainedModel:
     history: pd.DataFrame
     voice_encoder: torch.nn.Module | None = None    # S2F+SDFA only
     extra: dict = field(default_factory=dict)
+    discriminators: dict = field(default_factory=dict)   # {"D_fr": ..., "D_sync": ...} as trained (eval mode)
 
     @property
     def frame_size(self) -> int:
@@ -130,7 +131,8 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
                  force_retrain=force_retrain, progress=progress, desc=run, require_done=require_done)
     net = task.nets["G_ema" if "G_ema" in task.nets and weights == "ema" else "G"]
     return TrainedModel(name, profile.name, cfg, net.eval(), hist, voice,
-                        {"run": run, "checkpoint": str(ckpt.path), "ckpt_hash": ckpt.hash, "weights": weights})
+                        {"run": run, "checkpoint": str(ckpt.path), "ckpt_hash": ckpt.hash, "weights": weights},
+                        {k: v.eval() for k, v in task.nets.items() if k.startswith("D_")})
 
 
 def load_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,
