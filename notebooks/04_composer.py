@@ -57,7 +57,8 @@
 #
 # * **Our departures from the paper's training procedure**, each a named flag with an ablation row
 #   below and in notebook 05 ([docs/design.md §10.13](../docs/design.md)): the generator is evaluated
-#   by the moving average of its weights (`g_ema`), and the discriminators are spectrally normalised
+#   by the moving average of its weights (`g_ema`; SDFA, below, by its last weights as published: on the
+#   cpu twin its EMA row synced less and was blurrier), and the discriminators are spectrally normalised
 #   (`d_spectral_norm`): without it $D_{ID}$ tells the teacher's maps from the inflated ones almost
 #   perfectly from the first adversarial steps. The architecture (transposed convolutions) is the
 #   paper's; resize-convolution upsampling is an optional row (`OPTIONAL_ABLATIONS`, a full run each).

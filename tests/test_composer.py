@@ -511,3 +511,18 @@ def test_d_sync_real_pair_ranking_reads_the_discriminator_the_right_way_round(to
     torch.manual_seed(0)
     untrained = real_pair_ranking(SDFASyncDiscriminator(5, ch=8, dim=16), data, **kw)
     assert untrained["n"] == 16 and 0.0 < untrained["pair_accuracy"] < 1.0 and untrained["chance"] == 0.5
+
+
+def test_every_model_names_its_evaluation_weights_and_the_other_choice_is_an_ablation_row():
+    from s2v_lib.composer.ablations import ABLATIONS
+    from s2v_lib.composer.configs import DEPARTURES, EVAL_WEIGHTS, MODELS
+    assert set(EVAL_WEIGHTS) == set(MODELS) and set(EVAL_WEIGHTS.values()) <= {"ema", "raw"}
+    assert EVAL_WEIGHTS["sdfa"] == "raw"                      # SDFA as published: its last weights
+    for name, weights in EVAL_WEIGHTS.items():
+        assert DEPARTURES[name].get("g_ema", 0) > 0           # every run keeps the shadow for the other row
+    other = {ab.model: ab.overrides["weights"] for ab in ABLATIONS if "weights" in ab.overrides}
+    assert other == {"speech2video": "raw", "sdfa": "ema"}
+    assert all(other[m] != EVAL_WEIGHTS[m] for m in other)
+    with pytest.raises(UserError, match="weights must be"):
+        from s2v_lib.composer.training import train_model
+        train_model("sdfa", get_profile("smoke"), weights="last")

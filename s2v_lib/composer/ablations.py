@@ -24,8 +24,8 @@ ABLATIONS = (
              {"weights": "raw"}),
     Ablation("speech2video, paper training", "speech2video", "no EMA, no spectral norm in D (the paper's procedure)",
              {"g_ema": 0.0, "d_spectral_norm": False}, "paper"),
-    Ablation("SDFA, raw weights", "sdfa", "no generator EMA: the last step's weights of the default run",
-             {"weights": "raw"}),
+    Ablation("SDFA, EMA weights", "sdfa", "the generator's moving average (our departure for the other two) "
+             "instead of the last step's weights, from the default run", {"weights": "ema"}),
     Ablation("S2F+SDFA, as SDFA", "s2f_sdfa", "mouth-half L1, no spectral norm, no EMA (SDFA's settings unchanged)",
              {"l1_half": "lower", "d_spectral_norm": False, "g_ema": 0.0}, "sdfa_settings"),
 )

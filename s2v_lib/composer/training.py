@@ -23,7 +23,7 @@ from ..train.checkpoint import Checkpoint
 from ..train.loop import train
 from ..train.windows import ClipBank, WindowSampler
 from .clips import data_key, load_clips, sample_batch
-from .configs import FEATURE_SOURCES, MODELS, sdfa_config, speech2video_config
+from .configs import EVAL_WEIGHTS, FEATURE_SOURCES, MODELS, sdfa_config, speech2video_config
 from .s2f_voice import train_voice_encoder, voice_face_vectors
 from .sdfa_task import SDFATask
 from .speech2video_task import Speech2VideoTask
@@ -64,7 +64,7 @@ def _run_dir_name(name: str, feature_source: str = "student", tag: str = "", see
 def train_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,
                 force_retrain=False, feature_source="student", steps=None, tag="", progress=True,
                 dataset="synthetic", data_root="", require_done=False, voice_steps=None, loop_overrides=None,
-                warmup=None, weights="ema", **overrides) -> TrainedModel:
+                warmup=None, weights=None, **overrides) -> TrainedModel:
     """Train (or resume, or load when finished) one of MODELS. Logs to results/<profile>/train_<run>.csv,
     the final sample grid to figures/<profile>/samples_<run>.png, the checkpoint to the cache.
 
@@ -74,11 +74,12 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
     the composer sees at test time) or "teacher" (the teachers' targets). tag names a side run.
     overrides: config fields (e.g. ch=16, w_sim=...); loop_overrides: LoopConfig fields (batch_clips=...).
     weights: "ema" (the generator's moving average when the config keeps one, g_ema > 0) or "raw"
-    (the last step's weights: the ablation without EMA, from the same run)."""
-    if weights not in ("ema", "raw"):
-        raise UserError(f"weights must be 'ema' or 'raw', not {weights!r}")
+    (the last step's weights); default EVAL_WEIGHTS[name], the other is that run's ablation row."""
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; choose one of {MODELS}")
+    weights = EVAL_WEIGHTS[name] if weights is None else weights
+    if weights not in ("ema", "raw"):
+        raise UserError(f"weights must be 'ema' or 'raw', not {weights!r}")
     if feature_source not in FEATURE_SOURCES:
         raise UserError(f"feature_source must be one of {FEATURE_SOURCES}, not {feature_source!r}")
     profile = as_profile(profile)
