@@ -173,7 +173,7 @@ def check_resume(profile, device) -> dict:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            return {"loss": float(loss)}
+            return {"loss": float(loss.detach())}
         run_resumable(Checkpoint(ckpt_dir, {"cpc": 1}), 4, step, {"m": model, "o": opt},
                       {"crops": rng, "negatives": gen}, save_every=2, progress=False)
         return {k: v.cpu() for k, v in model.state_dict().items()}

@@ -175,7 +175,7 @@ def test_training_steps_reduce_reconstruction_losses(toy):
     batch = to_device(WindowSampler(_bank(data, feats), loop).sample(0), "cpu")
     logs = _steps_on_one_batch(s2v, batch)
     assert logs[-1]["sim_l1"] < logs[0]["sim_l1"]
-    assert all(np.isfinite(v) for v in logs[-1].values())
+    assert all(np.isfinite(float(v)) for v in logs[-1].values())
 
     sdfa = SDFATask(sdfa_config(smoke, ch=16, warmup=0))
     sdfa_loop = dataclasses.replace(sdfa.cfg.loop, batch_clips=2)      # 5-frame chunks with sync negatives
@@ -325,7 +325,7 @@ def test_warmup_trains_the_generator_alone_then_the_full_objective(toy, tmp_path
     sdfa_d = {k: v.clone() for k, v in sdfa.nets["D_fr"].state_dict().items()}
     first = to_device(WindowSampler(_bank(data, None), cfg.loop).sample(0), "cpu")
     logs = sdfa.train_step(first, StepContext("cpu", False, 0).at(0))
-    assert logs["warmup"] == 1.0 and np.isfinite(logs["l1_full"])
+    assert logs["warmup"] == 1.0 and np.isfinite(float(logs["l1_full"]))
     assert all(torch.equal(v, sdfa_d[k]) for k, v in sdfa.nets["D_fr"].state_dict().items())
     # the profile's default: WARMUP[scale] warm-up steps, none when the adversarial steps are given
     assert _steps("cpu", None, None) == (cs.STEPS["cpu"] + cs.WARMUP["cpu"], cs.WARMUP["cpu"])
@@ -409,7 +409,7 @@ def test_every_task_trains_under_bf16_autocast_with_fp32_rnns(toy):
         task_loop = loop if name == "speech2video" else dataclasses.replace(task.cfg.loop, batch_clips=2)
         batch = to_device(WindowSampler(bank, task_loop, vector_keys=keys).sample(0), "cpu")
         logs = task.train_step(batch, ctx.at(0))
-        assert all(np.isfinite(v) for v in logs.values()), name
+        assert all(np.isfinite(float(v)) for v in logs.values()), name
         for net_name, net in task.nets.items():
             if net_name == "G_ema":             # the generator's moving average: no gradients by design
                 continue

@@ -86,7 +86,7 @@ def test_training_steps_reduce_the_loss(decoder):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
 
 
