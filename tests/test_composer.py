@@ -347,7 +347,11 @@ def test_train_models_generate_and_write_mp4(toy, tmp_cache, tmp_path, monkeypat
               for name in cs.MODELS}
     assert (tmp_path / "results" / "smoke" / "train_speech2video.csv").exists()
     assert (tmp_path / "figures" / "smoke" / "samples_sdfa.png").exists()
-    assert (tmp_path / "results" / "smoke" / "train_s2f_voice.csv").exists()
+    voice_log = tmp_path / "results" / "smoke" / "train_s2f_voice.csv"
+    seed0_log = voice_log.read_bytes()
+    voice_stage.train_voice_encoder("smoke", data, teacher, "cpu", seed=1, steps=2, progress=False)
+    # another seed's voice encoder keeps its own training log (it overwrote seed 0's before)
+    assert voice_log.read_bytes() == seed0_log and voice_log.with_name("train_s2f_voice_seed1.csv").exists()
     again = cs.load_model("speech2video", "smoke", data=data, features=feats, teacher=teacher, device="cpu",
                           steps=2, ch=16, loop_overrides=small)
     torch.testing.assert_close(again.net.state_dict(), models["speech2video"].net.state_dict())

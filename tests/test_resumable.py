@@ -28,7 +28,7 @@ def _run(ckpt_dir, total, stop_at=None, force=False):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return {"step": i, "loss": float(loss)}
+        return {"step": i, "loss": loss.item()}
 
     result = run_resumable(Checkpoint(ckpt_dir, {"toy": total}), total, step, {"net": net, "opt": opt},
                            {"batches": rng, "noise": gen}, save_every=3, force_retrain=force, progress=False)

@@ -175,17 +175,15 @@ class Prefetcher:
                 raise box["error"]
             batch = box["batch"]
         else:                                    # first step, or after a resume: draw it now
-            self._join()
+            self.close()
             batch = self._draw(step)
         self._next = None
         if last_step is None or step < last_step:
             self._start(step + 1)
         return batch
 
-    def _join(self):
+    def close(self):
+        """Wait for the batch being drawn, if any, and drop it."""
         if self._next is not None:
             self._next[1].join()
             self._next = None
-
-    def close(self):
-        self._join()
