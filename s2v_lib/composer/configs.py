@@ -36,6 +36,11 @@ DEPARTURES = {"speech2video": {"g_ema": G_EMA, "d_spectral_norm": True},
 EVAL_WEIGHTS = {"speech2video": "ema", "sdfa": "raw", "s2f_sdfa": "ema"}
 
 
+def seed_suffix(seed: int) -> str:
+    """How a run's checkpoint and log names carry its seed: '' for seed 0 (the default chain's names)."""
+    return f"_seed{seed}" if seed else ""
+
+
 def loop_for_scale(scale: str, seed: int, steps: int | None = None, **kw) -> LoopConfig:
     batch = {"smoke": 8, "cpu": 8, "gpu": 32, "paper": 32}[scale]
     n = steps if steps is not None else STEPS[scale]

@@ -13,7 +13,7 @@ from ..train.checkpoint import Checkpoint
 from ..train.loop import train
 from ..train.windows import ClipBank, WindowSampler
 from .clips import data_key, load_clips
-from .configs import VoiceTrainConfig, voice_config
+from .configs import VoiceTrainConfig, seed_suffix, voice_config
 
 
 class VoiceTask:
@@ -62,7 +62,7 @@ def train_voice_encoder(profile, data, teacher, device="cpu", seed=0, steps=None
     task = VoiceTask(cfg)
     ckpt = Checkpoint(checkpoint_dir(profile.name) / "s2f_voice", cfg)
     hist = train(task, WindowSampler(ClipBank(clips, ids), cfg.loop, vector_keys=("nu_target",)), cfg.loop, ckpt,
-                 device=device, log_path=results_dir(profile.name) / f"train_s2f_voice{f'_seed{seed}' if seed else ''}.csv",
+                 device=device, log_path=results_dir(profile.name) / f"train_s2f_voice{seed_suffix(seed)}.csv",
                  force_retrain=force_retrain, progress=progress, desc="S2F voice encoder", require_done=require_done)
     return task.nets["E"].eval(), hist, ckpt.hash
 

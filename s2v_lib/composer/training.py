@@ -23,7 +23,7 @@ from ..train.checkpoint import Checkpoint
 from ..train.loop import train
 from ..train.windows import ClipBank, WindowSampler
 from .clips import data_key, load_clips, sample_batch
-from .configs import EVAL_WEIGHTS, FEATURE_SOURCES, MODELS, sdfa_config, speech2video_config
+from .configs import EVAL_WEIGHTS, FEATURE_SOURCES, MODELS, sdfa_config, seed_suffix, speech2video_config
 from .s2f_voice import train_voice_encoder, voice_face_vectors
 from .sdfa_task import SDFATask
 from .speech2video_task import Speech2VideoTask
@@ -58,7 +58,7 @@ def teacher_channels(teacher, frame_size: int, device) -> tuple:
 
 def _run_dir_name(name: str, feature_source: str = "student", tag: str = "", seed: int = 0) -> str:
     out = name if feature_source == "student" else f"{name}_{feature_source}"
-    return out + (f"_{tag}" if tag else "") + (f"_seed{seed}" if seed else "")
+    return out + (f"_{tag}" if tag else "") + seed_suffix(seed)
 
 
 def train_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,
