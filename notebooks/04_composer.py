@@ -61,7 +61,10 @@
 #   cpu twin its EMA row synced less and was blurrier), and the discriminators are spectrally normalised
 #   (`d_spectral_norm`): without it $D_{ID}$ tells the teacher's maps from the inflated ones almost
 #   perfectly from the first adversarial steps. The architecture (transposed convolutions) is the
-#   paper's; resize-convolution upsampling is an optional row (`OPTIONAL_ABLATIONS`, a full run each).
+#   paper's; resize-convolution upsampling (nearest or bilinear x2, then a 3x3 conv) is an optional row
+#   (`OPTIONAL_ABLATIONS`, a full run each, outside this chain): `python -m s2v_lib ablate --row ...`
+#   trains and scores it beside the default (`results/<profile>/optional_ablations.md`). On the cpu twin
+#   it removes most of the checkerboard but blurs the faces (docs/design.md §10.13).
 #
 # **Baselines**, trained here on the same clips (their official weights are unreachable):
 # * **SDFA** (Vougioukas et al., IJCV 2019) as published: a still image + raw speech. Image encoder

@@ -1,4 +1,4 @@
-"""python -m s2v_lib {synth, prepare, reproduce, generate, doctor, bench}: see README."""
+"""python -m s2v_lib {synth, prepare, reproduce, ablate, generate, doctor, bench}: see README."""
 import argparse
 import sys
 
@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-root", default="")
     s.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available)")
 
+    s = sub.add_parser("ablate", help="train and score an optional ablation row beside its model's default")
+    s.add_argument("--row", required=True, help="its label in composer/ablations.OPTIONAL_ABLATIONS")
+    s.add_argument("--profile", default="cpu")
+    s.add_argument("--dataset", default="synthetic")
+    s.add_argument("--data-root", default="")
+    s.add_argument("--device", default="auto", help="cpu, cuda or auto (CUDA when available)")
+
     s = sub.add_parser("doctor", help="prove the GPU (or CPU) route with named checks; JSON, exit 1 on a failure")
     s.add_argument("--device", default="auto", help="cuda, cpu or auto")
     s.add_argument("--profile", default=None, help="sizes to check at (default: smoke on cpu, gpu on cuda)")
@@ -80,6 +87,9 @@ def main(argv=None) -> int:
         if args.command == "generate":
             from .own_voice import generate_cli
             return generate_cli(args)
+        if args.command == "ablate":
+            from .evaluation.ablate import ablate_cli
+            return ablate_cli(args)
         if args.command == "doctor":
             from .doctor import doctor_cli
             return doctor_cli(args)

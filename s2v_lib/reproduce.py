@@ -116,7 +116,8 @@ def device_info() -> dict:
     import torch
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cores": __import__("os").cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.is_available()}
+            # the instruction set oneDNN picks its kernels for: what decides bit-identity across CPUs
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cuda": torch.cuda.is_available()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -106,6 +106,12 @@ def test_sdfa_and_s2f_shapes(size):
     enc = VoiceEncoder(VoiceEncoderConfig(out_dim=NU_DIM, ch=16))
     assert enc(torch.randn(3, 16000)).shape == (3, NU_DIM)
     assert enc(torch.randn(1, 4000)).shape == (1, NU_DIM)     # any utterance length
+    # the utterance-mean normalisation removes a recording's gain (and its long-term spectrum); without it both stay
+    from s2v_lib.models.s2f import LogMel
+    voice = torch.randn(1, 16000)
+    normed, raw = LogMel(utterance_norm=True), LogMel(utterance_norm=False)
+    torch.testing.assert_close(normed(4 * voice), normed(voice), atol=1e-3, rtol=0)
+    assert (raw(4 * voice) - raw(voice)).mean() == pytest.approx(2 * np.log(4), abs=1e-2)
 
 
 def test_audio_windows_are_centred_on_frames():
@@ -352,6 +358,11 @@ def test_train_models_generate_and_write_mp4(toy, tmp_cache, tmp_path, monkeypat
     voice_stage.train_voice_encoder("smoke", data, teacher, "cpu", seed=1, steps=2, progress=False)
     # another seed's voice encoder keeps its own training log (it overwrote seed 0's before)
     assert voice_log.read_bytes() == seed0_log and voice_log.with_name("train_s2f_voice_seed1.csv").exists()
+    # the Speech2Face-input row: its own encoder (unnormalised log-mel) and its own log
+    enc, _, key = voice_stage.train_voice_encoder("smoke", data, teacher, "cpu", steps=2, progress=False,
+                                                  utterance_norm=False, tag="s2fvoice")
+    assert enc.cfg.utterance_norm is False and not enc.logmel.utterance_norm
+    assert voice_log.with_name("train_s2f_voice_s2fvoice.csv").exists() and voice_log.read_bytes() == seed0_log
     again = cs.load_model("speech2video", "smoke", data=data, features=feats, teacher=teacher, device="cpu",
                           steps=2, ch=16, loop_overrides=small)
     torch.testing.assert_close(again.net.state_dict(), models["speech2video"].net.state_dict())
@@ -432,6 +443,24 @@ def test_deterministic_cuda_stand_ins_compute_the_usual_ops():
                                torch.nn.functional.pad(x, (2, 1, 3, 2), mode="replicate"))
     replicate_pad_by_index(x, (1, 1, 1, 1)).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.sum() > x.numel()    # border pixels counted more than once
+    from s2v_lib.models.deterministic import upsample2x_by_slices
+    y = torch.randn(2, 3, 5, 7, dtype=torch.float64, requires_grad=True)
+    for mode in ("nearest", "bilinear"):
+        torch.testing.assert_close(upsample2x_by_slices(y, mode), torch.nn.functional.interpolate(y, scale_factor=2, mode=mode))
+        g_slices, = torch.autograd.grad((upsample2x_by_slices(y, mode) ** 2).sum(), y)
+        g_torch, = torch.autograd.grad((torch.nn.functional.interpolate(y, scale_factor=2, mode=mode) ** 2).sum(), y)
+        torch.testing.assert_close(g_slices, g_torch)
+
+
+def test_every_upsampling_choice_gives_the_frame_size_and_refuses_unknown_ones():
+    from s2v_lib.models.composer import Composer, ComposerConfig
+    for how in ("transposed", "resize_conv", "bilinear_conv"):
+        torch.manual_seed(0)
+        frames, inflated = Composer(ComposerConfig(frame_size=48, upsample=how))(torch.randn(2, 3, 256),
+                                                                                  torch.randn(2, 128), torch.randn(2, 64))
+        assert frames.shape == (2, 3, 3, 48, 48) and [m.shape[-1] for m in inflated] == [6, 12, 24]
+    with pytest.raises(ValueError, match="upsample must be"):
+        Composer(ComposerConfig(upsample="pixelshuffle"))
 
 
 def test_sdfa_sync_negatives_are_the_same_clips_audio_3_to_10_frames_away():

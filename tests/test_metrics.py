@@ -124,6 +124,23 @@ def test_hf_ratio_blur_below_one_noise_above():
     assert SH.hf_ratio(checker, real) > 1.0
 
 
+
+def test_grid_ratio_sees_a_periodic_pattern_that_hf_ratio_misses():
+    rng = np.random.default_rng(1)
+    real = np.clip(np.repeat(disc_image(64)[None, :, :, None], 3, -1).repeat(8, 0)
+                   + rng.normal(0, 12, (8, 64, 64, 3)), 0, 255).astype(np.uint8)
+    assert SH.grid_ratio(real, real) == 1.0
+    # same high-frequency energy two ways: fresh noise (no period), or a fixed 2-pixel pattern
+    noisy = np.clip(real + rng.normal(0, 12, real.shape), 0, 255).astype(np.uint8)
+    pattern = np.where((np.indices((64, 64)).sum(0) % 2)[None, :, :, None] == 0, 12, -12)
+    periodic = np.clip(real.astype(int) + pattern, 0, 255).astype(np.uint8)
+    assert SH.hf_ratio(periodic, real) == pytest.approx(SH.hf_ratio(noisy, real), rel=0.35)
+    assert SH.grid_ratio(periodic, real) > 2.0 > 1.3 > SH.grid_ratio(noisy, real)
+    # a 16-pixel tile repeated over the frame is on the grid too; blur is not
+    tile = np.tile(rng.normal(0, 10, (16, 16)), (4, 4))[None, :, :, None]
+    assert SH.grid_ratio(np.clip(real + tile, 0, 255).astype(np.uint8), real) > 1.5
+    assert SH.grid_ratio(uniform_filter(real, size=(1, 3, 3, 1)), real) < 1.3
+
 def test_generated_spread_ratio():
     rng = np.random.default_rng(0)
     actors = np.repeat([1, 2, 3, 4], 3)

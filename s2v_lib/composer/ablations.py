@@ -29,11 +29,16 @@ ABLATIONS = (
     Ablation("S2F+SDFA, as SDFA", "s2f_sdfa", "mouth-half L1, no spectral norm, no EMA (SDFA's settings unchanged)",
              {"l1_half": "lower", "d_spectral_norm": False, "g_ema": 0.0}, "sdfa_settings"),
 )
-# Measured only on request (train_ablation(ab, ...)): each costs a full composer run, and the default cpu
-# chain has no room for them (docs/design.md §10.13).
+# Measured only on request (`python -m s2v_lib ablate --row LABEL`: results/<profile>/optional_ablations.md):
+# each costs a full composer run, and the default cpu chain has no room for them (docs/design.md §10.13).
 OPTIONAL_ABLATIONS = (
     Ablation("speech2video + resize-conv", "speech2video", "nearest x2 + 3x3 conv instead of transposed convs",
              {"upsample": "resize_conv"}, "resizeconv"),
+    Ablation("speech2video + bilinear resize-conv", "speech2video", "bilinear x2 + 3x3 conv instead of transposed convs",
+             {"upsample": "bilinear_conv"}, "bilinearconv"),
+    Ablation("S2F+SDFA, voice encoder as Speech2Face", "s2f_sdfa", "voice encoder on the unnormalised log-mel "
+             "(Speech2Face's input keeps the voice's long-term spectrum), 6000 steps (3x the cpu profile's)",
+             {"voice_utterance_norm": False, "voice_steps": 6000}, "s2fvoice"),
     Ablation("SDFA, two discriminators", "sdfa", "no synchronisation D, raw-amplitude audio encoder (our first reading)",
              {"sync_discriminator": False, "audio_norm": False}, "twod"),
 )

@@ -116,13 +116,15 @@ def _steps(scale: str, steps, warmup) -> tuple[int, int]:
 def speech2video_config(profile: Profile, c_dim: int, nu_dim: int, mu_dim: int, teacher_channels,
                         seed=0, steps=None, data_key="", warmup=None, **overrides) -> Speech2VideoConfig:
     ch = overrides.pop("ch", 64 if profile.scale in ("gpu", "paper") else 32)
+    # architecture departures go to the model's config, training ones to the run's
+    departures = {**DEPARTURES["speech2video"], **overrides}
     model = ComposerConfig(frame_size=profile.frame_size, c_dim=c_dim, nu_dim=nu_dim, mu_dim=mu_dim,
                            teacher_channels=tuple(teacher_channels), ch=ch, id_ch=ch,
-                           output=overrides.pop("output", "linear"),
-                           upsample=overrides.pop("upsample", "transposed"))
+                           output=departures.pop("output", "linear"),
+                           upsample=departures.pop("upsample", "transposed"))
     total, w = _steps(profile.scale, steps, warmup)
     return Speech2VideoConfig(model=model, loop=loop_for_scale(profile.scale, seed, total), warmup_steps=w,
-                              data_key=data_key, **{"d_ch": ch // 2, **DEPARTURES["speech2video"], **overrides})
+                              data_key=data_key, **{"d_ch": ch // 2, **departures})
 
 
 def sdfa_config(profile: Profile, seed=0, steps=None, data_key="", id_from_vector=0, warmup=None,
@@ -138,8 +140,10 @@ def sdfa_config(profile: Profile, seed=0, steps=None, data_key="", id_from_vecto
                            **{"d_ch": ch // 2, **departures, **overrides})
 
 
-def voice_config(profile: Profile, out_dim: int, seed=0, steps=None, data_key="") -> VoiceTrainConfig:
+def voice_config(profile: Profile, out_dim: int, seed=0, steps=None, data_key="",
+                 utterance_norm: bool = True) -> VoiceTrainConfig:
     n = steps if steps is not None else VOICE_STEPS[profile.scale]
     loop = LoopConfig(steps=n, batch_clips=16, window=1, voice_crop_s=2.0, log_every=max(1, n // 100),
                       ckpt_every=max(10, n // 5), seed=seed)
-    return VoiceTrainConfig(model=VoiceEncoderConfig(out_dim=out_dim), loop=loop, data_key=data_key)
+    return VoiceTrainConfig(model=VoiceEncoderConfig(out_dim=out_dim, utterance_norm=utterance_norm), loop=loop,
+                            data_key=data_key)

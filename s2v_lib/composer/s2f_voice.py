@@ -50,19 +50,20 @@ def _identity_targets(data, ids, teacher, device) -> dict:
 
 
 def train_voice_encoder(profile, data, teacher, device="cpu", seed=0, steps=None, force_retrain=False,
-                        progress=True, require_done=False):
-    """The Speech2Face voice encoder (first half of S2F+SDFA); returns (encoder, history, ckpt hash)."""
+                        progress=True, require_done=False, utterance_norm=True, tag=""):
+    """The Speech2Face voice encoder (first half of S2F+SDFA); returns (encoder, history, ckpt hash).
+    tag names the training log of a side run (train_s2f_voice_<tag>.csv)."""
     profile = as_profile(profile)
     clips, ids = load_clips(data, "train")
     targets = _identity_targets(data, ids, teacher, device)
     for clip, cid in zip(clips, ids):
         clip["nu_target"] = targets[cid]
     out_dim = len(next(iter(targets.values())))
-    cfg = voice_config(profile, out_dim, seed, steps, data_key(data))
+    cfg = voice_config(profile, out_dim, seed, steps, data_key(data), utterance_norm)
     task = VoiceTask(cfg)
     ckpt = Checkpoint(checkpoint_dir(profile.name) / "s2f_voice", cfg)
     hist = train(task, WindowSampler(ClipBank(clips, ids), cfg.loop, vector_keys=("nu_target",)), cfg.loop, ckpt,
-                 device=device, log_path=results_dir(profile.name) / f"train_s2f_voice{seed_suffix(seed)}.csv",
+                 device=device, log_path=results_dir(profile.name) / f"train_s2f_voice{'_' + tag if tag else ''}{seed_suffix(seed)}.csv",
                  force_retrain=force_retrain, progress=progress, desc="S2F voice encoder", require_done=require_done)
     return task.nets["E"].eval(), hist, ckpt.hash
 

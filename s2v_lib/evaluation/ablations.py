@@ -41,25 +41,27 @@ def ablation_table(ablation_clips: pd.DataFrame, per_clip: pd.DataFrame, specs, 
         parts = [(f"{default} (default)", "", base)]
         parts += [(ab.label, ab.changes, ablation_clips[ablation_clips["method"] == ab.label])
                   for ab in specs if ab.model == model]
-        for label, changes, sub in parts:
-            if sub.empty:
-                continue
-            row = {"model": model, "row": label, "changes": changes, "n_clips": len(sub)}
-            for m in METRICS:
-                vals = sub[m].dropna() if m in sub else pd.Series(dtype=float)
-                mean, lo, hi = bootstrap_ci(vals, n=n_boot) if len(vals) else (np.nan,) * 3
-                row.update({m: mean, f"{m}_lo": lo, f"{m}_hi": hi})
-            rows.append(row)
+        rows += [table_row(model, label, changes, sub, n_boot) for label, changes, sub in parts if not sub.empty]
     return pd.DataFrame(rows)
 
 
-def ablation_markdown(table: pd.DataFrame, caption: str) -> str:
+def table_row(model: str, label: str, changes: str, sub: pd.DataFrame, n_boot: int = 1000) -> dict:
+    """One row of an ablation table: mean, lo, hi (bootstrap over the clips of `sub`) per metric."""
+    row = {"model": model, "row": label, "changes": changes, "n_clips": len(sub)}
+    for m in METRICS:
+        vals = sub[m].dropna() if m in sub else pd.Series(dtype=float)
+        mean, lo, hi = bootstrap_ci(vals, n=n_boot) if len(vals) else (np.nan,) * 3
+        row.update({m: mean, f"{m}_lo": lo, f"{m}_hi": hi})
+    return row
+
+
+def ablation_markdown(table: pd.DataFrame, caption: str, default_text: str = "the Table 1 model") -> str:
     cols = [m for m in METRICS if m in table]
     lines = [caption, "", "| row | changes | " + " | ".join(LABELS[m] for m in cols) + " |",
              "|---|---|" + "---|" * len(cols)]
     for r in table.to_dict("records"):
         cells = [f"{r[m]:.3f} [{r[m + '_lo']:.3f}, {r[m + '_hi']:.3f}]" if np.isfinite(r[m]) else "–" for m in cols]
-        lines.append(f"| {r['row']} | {r['changes'] or 'the Table 1 model'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['row']} | {r['changes'] or default_text} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .. import metrics as M
 from ..device import module_device
 from .context import EvalContext
-from .sharpness import clip_cpbd, hf_energy
+from .sharpness import GRID_PERIOD, clip_cpbd, grid_spectrum_share, hf_energy
 from .table1 import METHODS
 
 
@@ -26,15 +26,21 @@ class ClipTruth:
     frames: np.ndarray                # uint8 (T, S, S, 3)
     wav: np.ndarray
     hf: dict = None                   # t -> hf_energy(frames[:t])
+    grid: dict = None                 # t -> grid_spectrum_share(frames[:t])
     speech: dict = None               # t -> the sync expert's audio features (SyncExpert.speech_features)
 
     def __post_init__(self):
-        self.hf, self.speech = {}, {}
+        self.hf, self.grid, self.speech = {}, {}, {}
 
     def hf_energy(self, t: int) -> float:
         if t not in self.hf:
             self.hf[t] = hf_energy(self.frames[:t])
         return self.hf[t]
+
+    def grid_share(self, t: int) -> float:
+        if t not in self.grid:
+            self.grid[t] = grid_spectrum_share(self.frames[:t], GRID_PERIOD)
+        return self.grid[t]
 
 
 def clip_quality(gen: np.ndarray, truth: ClipTruth, device: str = "cpu") -> dict:
@@ -59,7 +65,7 @@ def device_clip_quality(gen: np.ndarray, ref: np.ndarray, device) -> dict:
 
 def score_clip(method: str, seed: int, gen: np.ndarray, truth: ClipTruth, ctx: EvalContext, man, device) -> dict:
     """One row: quality vs ground truth (not for ground_truth itself), sharpness and texture (cpbd,
-    hf_ratio; also for ground_truth, whose hf_ratio is 1 by construction), sync."""
+    hf_ratio, grid_ratio; also for ground_truth, whose ratios are 1 by construction), sync."""
     cid = truth.clip_id
     if gen.dtype != np.uint8 or gen.ndim != 4 or gen.shape[1:] != truth.frames.shape[1:]:
         raise ValueError(f"{method}: generated frames for {cid} are {gen.dtype} {gen.shape}; "
@@ -69,7 +75,8 @@ def score_clip(method: str, seed: int, gen: np.ndarray, truth: ClipTruth, ctx: E
     if method != "ground_truth":
         row.update(clip_quality(gen, truth, device))
     t = min(len(gen), len(truth.frames))
-    row.update(cpbd=clip_cpbd(gen), hf_ratio=hf_energy(gen[:t]) / max(truth.hf_energy(t), 1e-12))
+    row.update(cpbd=clip_cpbd(gen), hf_ratio=hf_energy(gen[:t]) / max(truth.hf_energy(t), 1e-12),
+               grid_ratio=grid_spectrum_share(gen[:t], GRID_PERIOD) / max(truth.grid_share(t), 1e-12))
     s = ctx.sync.score(gen, truth.wav, speech=truth.speech)
     row.update(confidence=s.confidence, lse_d=s.min_dist, offset=s.offset, offset0=float(s.offset == 0),
                mean_dists=" ".join(f"{d:.4f}" for d in s.mean_dists))

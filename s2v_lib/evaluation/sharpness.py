@@ -5,6 +5,7 @@ CPBD  Narvekar & Karam's cumulative probability of blur detection, ported from t
       `scipy.ndimage.imread`, removed in SciPy 1.2), so this is a line-by-line port with the per-pixel
       loops vectorised; tests/test_metrics.py checks parity with the package's own functions.
 hf_ratio  high-frequency energy of the generated frames over the real frames' (see `hf_ratio`).
+grid_ratio  how much of that energy sits on an upsampling grid, over the real frames' share (`grid_ratio`).
 """
 import numpy as np
 from scipy.ndimage import convolve
@@ -19,6 +20,7 @@ WIDTH_JNB = np.concatenate([5 * np.ones(51), 3 * np.ones(205)])   # just-noticea
 MAX_MARGIN = 100                      # the package walks at most 101 pixels to each side of an edge
 _HSOBEL = np.array([[0.25, 0.5, 0.25], [0.0, 0.0, 0.0], [-0.25, -0.5, -0.25]])   # skimage HSOBEL_WEIGHTS
 HF_CUTOFF = 0.25                      # half Nyquist, in cycles per pixel (Nyquist = 0.5)
+GRID_PERIOD = 16                      # pixels: the period four x2 upsamplings can leave (grid_ratio)
 
 
 def grayscale(frames: np.ndarray) -> np.ndarray:
@@ -122,3 +124,27 @@ def hf_ratio(gen: np.ndarray, real: np.ndarray) -> float:
     truth scores 1.0 by construction. A method's value is the mean over test clips."""
     t = min(len(gen), len(real))
     return hf_energy(gen[:t]) / max(hf_energy(real[:t]), 1e-12)
+
+
+def grid_spectrum_share(frames: np.ndarray, period: int, cutoff: float = HF_CUTOFF) -> float:
+    """Share of the high-frequency power (radial frequency above `cutoff`) that sits on the frequency grid
+    of a pattern repeating every `period` pixels (horizontal and vertical frequencies both multiples of
+    1 / period), from the frames' summed grayscale power spectrum."""
+    gray = grayscale(np.asarray(frames))
+    power = (np.abs(np.fft.fft2(gray)) ** 2).sum(0)
+    h, w = power.shape
+    ky, kx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w          # integer cycles per frame
+    fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
+    high = np.hypot(fy[:, None], fx[None, :]) > cutoff
+    on_grid = (np.round(ky * period / h) * h == ky * period)[:, None] & (np.round(kx * period / w) * w == kx * period)[None, :]
+    return float(power[high & on_grid].sum() / max(power[high].sum(), 1e-12))
+
+
+def grid_ratio(gen: np.ndarray, real: np.ndarray, period: int = GRID_PERIOD) -> float:
+    """A clip's grid_ratio: grid_spectrum_share of the generated frames over the real frames'. Four x2
+    upsamplings that each treat the two phases of their output differently (the checkerboard of
+    transposed convolutions, Odena et al. 2016) leave a pattern repeating every 2^4 = 16 pixels, whose
+    power sits on that grid; real texture does not prefer it. 1.0 = no more periodic than real; above
+    1 = a grid pattern, whatever the total high-frequency energy (which hf_ratio measures)."""
+    t = min(len(gen), len(real))
+    return grid_spectrum_share(gen[:t], period) / max(grid_spectrum_share(real[:t], period), 1e-12)

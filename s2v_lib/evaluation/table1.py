@@ -18,16 +18,18 @@ METHODS = ("speech2video", "SDFA", "S2F+SDFA", "SDFA(mismatch)", "DAVS", "DAVS(m
 # the spec's seven metrics, then the share of clips whose syncnet offset is 0 (docs/design.md §7: "also report the
 # offset"; Confidence alone does not see a constant lag: it measures how sharp the dip is, wherever it is)
 # then sharpness / texture of the generated frames (evaluation/sharpness.py): CPBD as SDFA's paper reports it, and
-# the high-frequency energy ratio to the real frames (blur below 1, noise / checkerboard above)
+# the high-frequency energy ratio to the real frames (blur below 1, noise / checkerboard above), and how much of
+# that energy sits on the upsampling grid, over the real frames' share (a periodic pattern, which hf_ratio cannot tell
+# from real texture)
 METRICS = ("ssim", "psnr_frame", "psnr_video", "confidence", "lse_d", "identity_top1", "emotion_acc", "offset0",
-           "cpbd", "hf_ratio")
+           "cpbd", "hf_ratio", "grid_ratio")
 QUALITY = ("ssim", "psnr_frame", "psnr_video")
 SYNC = ("confidence", "lse_d", "offset0")
-TEXTURE = ("cpbd", "hf_ratio")
+TEXTURE = ("cpbd", "hf_ratio", "grid_ratio")
 GROUND_TRUTH = SYNC + TEXTURE          # what the ground truth row reports (the rest compare against it)
 LABELS = {"ssim": "SSIM", "psnr_frame": "PSNR (frame)", "psnr_video": "PSNR (video)", "confidence": "Confidence",
           "lse_d": "LSE-D", "identity_top1": "identity top-1", "emotion_acc": "emotion acc.", "offset0": "offset 0",
-          "cpbd": "CPBD", "hf_ratio": "HF ratio"}
+          "cpbd": "CPBD", "hf_ratio": "HF ratio", "grid_ratio": "grid ratio"}
 CONVENTIONS = ("SSIM: scikit-image structural_similarity on RGB uint8, data_range=255, channel_axis=-1, "
                "mean over frames then clips. PSNR (frame): mean of per-frame 10 log10(255^2/MSE); PSNR (video): "
                "SDFA's per-video -10 log10(mean MSE/255^2). Confidence / LSE-D: syncnet_python's median-minus-min "
@@ -39,7 +41,10 @@ CONVENTIONS = ("SSIM: scikit-image structural_similarity on RGB uint8, data_rang
                "grayscale (ITU-R 601) frame, mean over 5 evenly spaced frames then clips; higher = sharper. HF ratio: "
                "energy of the grayscale frames' 2-D FFT above half Nyquist (radial frequency > 0.25 cycles/pixel), "
                "summed over frames, generated over real, mean over clips: 1 = real-like texture, below = blur, "
-               "above = noise / checkerboard (ground truth: 1 by construction).")
+               "above = noise / checkerboard (ground truth: 1 by construction). Grid ratio: the share of that high-frequency "
+               "energy on the frequency grid of a 16-pixel period (both frequencies multiples of 1/16 cycles/pixel: "
+               "where four x2 upsamplings put a checkerboard), generated over real, mean over clips: 1 = no more "
+               "periodic than real texture, above 1 = a grid pattern (ground truth: 1 by construction).")
 INTERVALS = ("Intervals (95%, 1000 resamples): rows with one seed, bootstrap over test clips; rows with several "
              "seeds, hierarchical bootstrap over seeds and test clips together (seeds resampled with replacement, "
              "then clips, the same clips for every seed), ± = sd of the per-seed means.")
@@ -122,7 +127,7 @@ def seeds_caption(table: pd.DataFrame) -> str:
 def table1_markdown(table: pd.DataFrame, profile_name: str, data_label: str, n_test: int) -> str:
     digits = {"ssim": 3, "psnr_frame": 2, "psnr_video": 2, "confidence": 2, "lse_d": 2, "identity_top1": 3,
               "emotion_acc": 3, "offset0": 2, "cpbd": 3,
-              "hf_ratio": 2}
+              "hf_ratio": 2, "grid_ratio": 2}
     paper = paper_table()
     lines = [f"**Table 1 (this study).** Dataset: {data_label}; profile `{profile_name}`; test split, "
              f"{n_test} clips. Seeds (trained models) per row: {seeds_caption(table)}; a row with several "

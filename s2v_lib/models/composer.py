@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .deterministic import Upsample2x
+
 
 @dataclass
 class ComposerConfig:
@@ -33,18 +35,20 @@ class ComposerConfig:
     id_ch: int = 32                       # identity branch width
     c_context: int = 0                    # extra c frames each side (paper: 0, c_t alone)
     output: str = "linear"                # "linear": 0.5 + x in training, clamped to [0, 1] in eval; or "sigmoid"
-    upsample: str = "transposed"          # the paper's transposed convs; "resize_conv": nearest x2 + 3x3 conv
+    upsample: str = "transposed"          # the paper's transposed convs; "resize_conv" / "bilinear_conv": x2 + 3x3 conv
 
 
 def upsample_x2(cin: int, cout: int, how: str) -> nn.Module:
     """x2 upsampling. "transposed" (Fig. 2): a 4x4 stride-2 transposed conv, whose uneven kernel overlap
     paints a checkerboard (Odena et al., Distill 2016). "resize_conv" (their fix; a named departure):
-    nearest-neighbour x2, then a 3x3 conv, which every output pixel sees evenly."""
+    nearest-neighbour x2, then a 3x3 conv, which every output pixel sees evenly. "bilinear_conv": the
+    same with bilinear x2, whose output has no 2x2 blocks for the conv to smooth."""
     if how == "transposed":
         return nn.ConvTranspose2d(cin, cout, 4, 2, 1)
-    if how == "resize_conv":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1))
-    raise ValueError(f"upsample must be 'transposed' or 'resize_conv', not {how!r}")
+    if how in ("resize_conv", "bilinear_conv"):
+        mode = "nearest" if how == "resize_conv" else "bilinear"
+        return nn.Sequential(Upsample2x(mode), nn.Conv2d(cin, cout, 3, 1, 1))
+    raise ValueError(f"upsample must be 'transposed', 'resize_conv' or 'bilinear_conv', not {how!r}")
 
 
 def up_block(cin: int, cout: int, upsample: str = "transposed") -> nn.Sequential:

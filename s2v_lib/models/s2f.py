@@ -13,27 +13,30 @@ class VoiceEncoderConfig:
     n_mels: int = 40
     ch: int = 64
     sample_rate: int = 16000
+    utterance_norm: bool = True # subtract each utterance's mean log-mel (False: Speech2Face's input, unnormalised)
 
 
 class LogMel(nn.Module):
-    """raw audio (B, L) -> per-utterance mean-normalised log-mel (B, n_mels, L / 160), 10 ms hop."""
+    """raw audio (B, L) -> log-mel (B, n_mels, L / 160), 10 ms hop; utterance_norm subtracts each
+    utterance's mean over time, which also removes its long-term spectrum, a speaker cue."""
 
-    def __init__(self, n_mels: int = 40, sample_rate: int = 16000):
+    def __init__(self, n_mels: int = 40, sample_rate: int = 16000, utterance_norm: bool = True):
         super().__init__()
         import torchaudio
         self.mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=400, hop_length=160,
                                                         n_mels=n_mels)
+        self.utterance_norm = utterance_norm
 
     def forward(self, audio):
         m = torch.log(self.mel(audio.float()) + 1e-5)
-        return m - m.mean(-1, keepdim=True)
+        return m - m.mean(-1, keepdim=True) if self.utterance_norm else m
 
 
 class VoiceEncoder(nn.Module):
     def __init__(self, cfg: VoiceEncoderConfig):
         super().__init__()
         self.cfg = cfg
-        self.logmel = LogMel(cfg.n_mels, cfg.sample_rate)
+        self.logmel = LogMel(cfg.n_mels, cfg.sample_rate, cfg.utterance_norm)
         c = cfg.ch
         self.conv = nn.Sequential(
             nn.Conv1d(cfg.n_mels, c, 5, 1, 2), nn.GroupNorm(8, c), nn.ReLU(inplace=True),
