@@ -34,6 +34,6 @@ def test_optional_ablations_merge_rows_and_replace_a_rerun_pair(tmp_path, monkey
     a = table.set_index("row").loc["row a"]
     assert a["ssim"] > 2.5 and a["commit"] == "ccccccc" and a["n_clips"] == 12     # the rerun replaced its pair
     md = (tmp_path / "cpu" / "optional_ablations.md").read_text()
-    assert "row a: trained on a AVX2 CPU at commit ccccccc)" in md and "uncommitted" not in md and "| row b | one change |" in md
+    assert "row a: scored on a AVX2 CPU at commit ccccccc)" in md and "uncommitted" not in md and "| row b | one change |" in md
     assert "| SDFA (default) | the default model of the same cache |" in md
     assert len(pd.read_csv(tmp_path / "cpu" / "optional_ablations_per_clip.csv")) == 48

@@ -101,7 +101,7 @@ def write_optional_ablations(clips: pd.DataFrame, profile_name: str, data_label:
                          **table_row(part["model"].iloc[0], label, part["changes"].iloc[0], part)})
     table = pd.DataFrame(rows)
     write_csv(out / "optional_ablations.csv", table)
-    where = "; ".join(f"{p}: trained on a {t.cpu_capability.iloc[0]} CPU at commit {t.commit.iloc[0]}"
+    where = "; ".join(f"{p}: scored on a {t.cpu_capability.iloc[0]} CPU at commit {t.commit.iloc[0]}"
                       + (" with uncommitted changes" if t.dirty.iloc[0] else "")
                       for p, t in table.groupby("pair", sort=False))
     caption = (f"**Optional ablations** (`python -m s2v_lib ablate --row ...`; each a full composer run outside the "
