@@ -111,7 +111,8 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
             voice, _, voice_key = train_voice_encoder(profile, data, teacher, device, seed, voice_steps,
                                                       force_retrain=force_retrain, progress=progress,
                                                       require_done=require_done, utterance_norm=voice_utterance_norm,
-                                                      tag=tag if not voice_utterance_norm else "")
+                                                      # a side run's own encoder keeps its own log
+                                                      tag=tag if voice_steps or not voice_utterance_norm else "")
         cfg = sdfa_config(profile, seed, steps, data_key(data),
                           id_from_vector=voice.cfg.out_dim if voice is not None else 0,
                           voice_key=voice_key, warmup=warmup, **overrides)

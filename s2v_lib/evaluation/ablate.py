@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..atomic import write_csv, write_text
 from ..errors import UserError
-from ..paths import results_dir
+from ..figures import save_figure
+from ..paths import figures_dir, results_dir
 from .ablations import DEFAULT_ROWS, ablation_generators, ablation_markdown, score_ablations, table_row
 
 
@@ -47,8 +48,6 @@ def run_optional_ablation(label: str, profile, dataset="synthetic", data_root=""
                                        progress=progress)}
     test_ids = list(data.clips("test").sort_values("clip_id")["clip_id"])
     clips = score_ablations(ablation_generators(models, data, features), ctx, test_ids, progress)
-    from ..figures import save_figure
-    from ..paths import figures_dir
     labels = dict(zip(models, ("default", ab.tag)))
     save_figure(comparison_figure(models, data, features, labels), figures_dir(profile.name) / f"optional_{ab.tag}.png")
     commit = git_commit()

@@ -133,10 +133,10 @@ def grid_spectrum_share(frames: np.ndarray, period: int, cutoff: float = HF_CUTO
     gray = grayscale(np.asarray(frames))
     power = (np.abs(np.fft.fft2(gray)) ** 2).sum(0)
     h, w = power.shape
-    ky, kx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w          # integer cycles per frame
-    fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
+    fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)                  # cycles per pixel
     high = np.hypot(fy[:, None], fx[None, :]) > cutoff
-    on_grid = (np.round(ky * period / h) * h == ky * period)[:, None] & (np.round(kx * period / w) * w == kx * period)[None, :]
+    # k cycles per frame of n pixels is on the grid when k / n is a multiple of 1 / period
+    on_grid = ((np.round(fy * h) * period) % h == 0)[:, None] & ((np.round(fx * w) * period) % w == 0)[None, :]
     return float(power[high & on_grid].sum() / max(power[high].sum(), 1e-12))
 
 
