@@ -358,11 +358,12 @@ def test_train_models_generate_and_write_mp4(toy, tmp_cache, tmp_path, monkeypat
     voice_stage.train_voice_encoder("smoke", data, teacher, "cpu", seed=1, steps=2, progress=False)
     # another seed's voice encoder keeps its own training log (it overwrote seed 0's before)
     assert voice_log.read_bytes() == seed0_log and voice_log.with_name("train_s2f_voice_seed1.csv").exists()
-    # the Speech2Face-input row: its own encoder (unnormalised log-mel) and its own log
+    # the default is Speech2Face's input (unnormalised log-mel); the first reading's row has its own encoder and log
+    assert not models["s2f_sdfa"].voice_encoder.logmel.utterance_norm
     enc, _, key = voice_stage.train_voice_encoder("smoke", data, teacher, "cpu", steps=2, progress=False,
-                                                  utterance_norm=False, tag="s2fvoice")
-    assert enc.cfg.utterance_norm is False and not enc.logmel.utterance_norm
-    assert voice_log.with_name("train_s2f_voice_s2fvoice.csv").exists() and voice_log.read_bytes() == seed0_log
+                                                  utterance_norm=True, tag="uttnorm")
+    assert enc.cfg.utterance_norm is True and enc.logmel.utterance_norm
+    assert voice_log.with_name("train_s2f_voice_uttnorm.csv").exists() and voice_log.read_bytes() == seed0_log
     again = cs.load_model("speech2video", "smoke", data=data, features=feats, teacher=teacher, device="cpu",
                           steps=2, ch=16, loop_overrides=small)
     torch.testing.assert_close(again.net.state_dict(), models["speech2video"].net.state_dict())

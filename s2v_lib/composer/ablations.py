@@ -36,9 +36,9 @@ OPTIONAL_ABLATIONS = (
              {"upsample": "resize_conv"}, "resizeconv"),
     Ablation("speech2video + bilinear resize-conv", "speech2video", "bilinear x2 + 3x3 conv instead of transposed convs",
              {"upsample": "bilinear_conv"}, "bilinearconv"),
-    Ablation("S2F+SDFA, voice encoder as Speech2Face", "s2f_sdfa", "voice encoder on the unnormalised log-mel "
-             "(Speech2Face's input keeps the voice's long-term spectrum), 6000 steps (3x the cpu profile's)",
-             {"voice_utterance_norm": False, "voice_steps": 6000}, "s2fvoice"),
+    Ablation("S2F+SDFA, utterance-normalised voice", "s2f_sdfa", "our first reading: the voice encoder subtracts "
+             "each utterance's mean log-mel (removing the voice's long-term spectrum), 2000 voice steps",
+             {"voice_utterance_norm": True, "voice_steps": 2000}, "uttnorm"),
     Ablation("SDFA, two discriminators", "sdfa", "no synchronisation D, raw-amplitude audio encoder (our first reading)",
              {"sync_discriminator": False, "audio_norm": False}, "twod"),
 )

@@ -13,7 +13,7 @@ from ..train.checkpoint import Checkpoint
 from ..train.loop import train
 from ..train.windows import ClipBank, WindowSampler
 from .clips import data_key, load_clips
-from .configs import VoiceTrainConfig, seed_suffix, voice_config
+from .configs import VOICE_UTTERANCE_NORM, VoiceTrainConfig, seed_suffix, voice_config
 
 
 class VoiceTask:
@@ -50,10 +50,11 @@ def _identity_targets(data, ids, teacher, device) -> dict:
 
 
 def train_voice_encoder(profile, data, teacher, device="cpu", seed=0, steps=None, force_retrain=False,
-                        progress=True, require_done=False, utterance_norm=True, tag=""):
+                        progress=True, require_done=False, utterance_norm=None, tag=""):
     """The Speech2Face voice encoder (first half of S2F+SDFA); returns (encoder, history, ckpt hash).
     tag names the training log of a side run (train_s2f_voice_<tag>.csv)."""
     profile = as_profile(profile)
+    utterance_norm = VOICE_UTTERANCE_NORM if utterance_norm is None else utterance_norm
     clips, ids = load_clips(data, "train")
     targets = _identity_targets(data, ids, teacher, device)
     for clip, cid in zip(clips, ids):

@@ -64,7 +64,7 @@ def _run_dir_name(name: str, feature_source: str = "student", tag: str = "", see
 def train_model(name: str, profile, data=None, features=None, teacher=None, device="auto", seed=0,
                 force_retrain=False, feature_source="student", steps=None, tag="", progress=True,
                 dataset="synthetic", data_root="", require_done=False, voice_steps=None, loop_overrides=None,
-                warmup=None, weights=None, voice_utterance_norm=True, **overrides) -> TrainedModel:
+                warmup=None, weights=None, voice_utterance_norm=None, **overrides) -> TrainedModel:
     """Train (or resume, or load when finished) one of MODELS. Logs to results/<profile>/train_<run>.csv,
     the final sample grid to figures/<profile>/samples_<run>.png, the checkpoint to the cache.
 
@@ -75,7 +75,8 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
     overrides: config fields (e.g. ch=16, w_sim=...); loop_overrides: LoopConfig fields (batch_clips=...).
     weights: "ema" (the generator's moving average when the config keeps one, g_ema > 0) or "raw"
     (the last step's weights); default EVAL_WEIGHTS[name], the other is that run's ablation row.
-    voice_steps, voice_utterance_norm (S2F+SDFA): its voice encoder's steps and log-mel normalisation."""
+    voice_steps, voice_utterance_norm (S2F+SDFA): its voice encoder's steps and log-mel normalisation
+    (defaults VOICE_STEPS[scale], VOICE_UTTERANCE_NORM)."""
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; choose one of {MODELS}")
     weights = EVAL_WEIGHTS[name] if weights is None else weights
@@ -112,7 +113,7 @@ def train_model(name: str, profile, data=None, features=None, teacher=None, devi
                                                       force_retrain=force_retrain, progress=progress,
                                                       require_done=require_done, utterance_norm=voice_utterance_norm,
                                                       # a side run's own encoder keeps its own log
-                                                      tag=tag if voice_steps or not voice_utterance_norm else "")
+                                                      tag=tag if voice_steps is not None or voice_utterance_norm is not None else "")
         cfg = sdfa_config(profile, seed, steps, data_key(data),
                           id_from_vector=voice.cfg.out_dim if voice is not None else 0,
                           voice_key=voice_key, warmup=warmup, **overrides)

@@ -13,14 +13,14 @@ class VoiceEncoderConfig:
     n_mels: int = 40
     ch: int = 64
     sample_rate: int = 16000
-    utterance_norm: bool = True # subtract each utterance's mean log-mel (False: Speech2Face's input, unnormalised)
+    utterance_norm: bool = False # True subtracts each utterance's mean log-mel (False: Speech2Face's input, unnormalised)
 
 
 class LogMel(nn.Module):
     """raw audio (B, L) -> log-mel (B, n_mels, L / 160), 10 ms hop; utterance_norm subtracts each
     utterance's mean over time, which also removes its long-term spectrum, a speaker cue."""
 
-    def __init__(self, n_mels: int = 40, sample_rate: int = 16000, utterance_norm: bool = True):
+    def __init__(self, n_mels: int = 40, sample_rate: int = 16000, utterance_norm: bool = False):
         super().__init__()
         import torchaudio
         self.mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=400, hop_length=160,
